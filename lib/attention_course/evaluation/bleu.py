@@ -1,0 +1,63 @@
+"""Corpus BLEU and chrF on detokenised text with sacrebleu (Post 2018), multi-reference.
+
+Each hypothesis may have any number of references; sacrebleu takes reference
+*streams*, so shorter reference lists are padded with None (its "nrefs:var").
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sacrebleu.metrics import BLEU, CHRF
+from sacrebleu.metrics.base import Score
+
+LENGTH_BUCKETS = ((1, 5), (6, 10), (11, 15), (16, None))
+
+
+def _streams(references: Sequence[Sequence[str]]) -> list[list[str | None]]:
+    if not references:
+        return [[]]
+    width = max(len(r) for r in references)
+    if width == 0:
+        raise ValueError("every hypothesis needs at least one reference")
+    return [[r[k] if k < len(r) else None for r in references] for k in range(width)]
+
+
+def corpus_bleu(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> Score:
+    """sacrebleu corpus BLEU (13a tokenisation, mixed case); ``str(score)`` and
+    ``bleu_signature()`` give the full report."""
+    if len(hypotheses) != len(references):
+        raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} reference lists")
+    return BLEU().corpus_score(list(hypotheses), _streams(references))
+
+
+def bleu_signature() -> str:
+    bleu = BLEU()
+    bleu.corpus_score(["a"], [["a"], [None]])   # the signature records nrefs after a multi-ref call
+    return str(bleu.get_signature())
+
+
+def corpus_chrf(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> Score:
+    return CHRF().corpus_score(list(hypotheses), _streams(references))
+
+
+def length_bucket(n_words: int) -> str:
+    for lo, hi in LENGTH_BUCKETS:
+        if n_words >= lo and (hi is None or n_words <= hi):
+            return f"{lo}-{hi}" if hi else f"{lo}+"
+    raise ValueError(f"a sentence needs at least one word, got {n_words}")
+
+
+def bleu_by_length(sources: Sequence[str], hypotheses: Sequence[str], references: Sequence[Sequence[str]]
+                   ) -> dict[str, dict[str, float]]:
+    """BLEU per source-length bucket (words = whitespace-separated tokens of the English source)."""
+    groups: dict[str, list[int]] = {}
+    for i, src in enumerate(sources):
+        groups.setdefault(length_bucket(max(1, len(src.split()))), []).append(i)
+    out = {}
+    for lo, hi in LENGTH_BUCKETS:
+        key = f"{lo}-{hi}" if hi else f"{lo}+"
+        idx = groups.get(key, [])
+        if idx:
+            score = corpus_bleu([hypotheses[i] for i in idx], [references[i] for i in idx])
+            out[key] = {"bleu": round(score.score, 2), "sentences": len(idx)}
+    return out

@@ -1,0 +1,88 @@
+"""Pieces every decoder shares: a GRU step with a precomputed input part,
+the deep output layer, and the (tied, narrow) vocabulary projection."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .encoder import EncoderOutput
+
+
+@dataclass
+class Memory:
+    """What a decoder reads from the source: the encoder output and its projected keys."""
+
+    enc: EncoderOutput
+    keys: torch.Tensor | None  # batch x src_len x key_proj (None without attention)
+
+    def index_select(self, index: torch.Tensor) -> "Memory":
+        keys = None if self.keys is None else self.keys.index_select(0, index)
+        return Memory(self.enc.index_select(index), keys)
+
+
+def gru_step(gi: torch.Tensor, h: torch.Tensor, rnn: nn.GRU) -> torch.Tensor:
+    """One GRU update given the input part ``gi = W_ih x + b_ih`` (computed by the caller,
+    so the part that depends only on known inputs can be computed for all steps at once).
+
+    r = σ(W_r x + U_r h),  z = σ(W_z x + U_z h),  n = tanh(W_n x + r ⊙ (U_n h)),  h' = (1 - z) ⊙ n + z ⊙ h
+    """
+    gh = F.linear(h, rnn.weight_hh_l0, rnn.bias_hh_l0)
+    i_r, i_z, i_n = gi.chunk(3, dim=-1)
+    h_r, h_z, h_n = gh.chunk(3, dim=-1)
+    r = torch.sigmoid(i_r + h_r)
+    z = torch.sigmoid(i_z + h_z)
+    n = torch.tanh(i_n + r * h_n)
+    return (1 - z) * n + z * h
+
+
+def input_part(x: torch.Tensor, rnn: nn.GRU, start: int, bias: bool) -> torch.Tensor:
+    """W_ih[:, start:start+|x|] x (+ b_ih): the GRU input projection of one slice of its input."""
+    w = rnn.weight_ih_l0[:, start: start + x.size(-1)]
+    return F.linear(x, w, rnn.bias_ih_l0 if bias else None)
+
+
+class TiedProjection(nn.Module):
+    """logits = E t + b, sharing the target embedding matrix E (Press & Wolf 2017)."""
+
+    def __init__(self, embedding: nn.Embedding):
+        super().__init__()
+        self.embedding = embedding
+        self.bias = nn.Parameter(torch.zeros(embedding.num_embeddings))
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        return F.linear(t, self.embedding.weight, self.bias)
+
+
+class DeepOutput(nn.Module):
+    """Deep output with maxout (Bahdanau et al. 2014, App. A.2.2; Pascanu et al. 2014):
+
+    t̃_i = U_o s_i + V_o E y_{i-1} + C_o c_i,   t_i = max(t̃_{i,2k-1}, t̃_{i,2k}),   p(y_i) = softmax(W_o t_i)
+
+    t_i has the embedding width, so W_o can be the (tied) target embedding and the
+    vocabulary projection stays narrow. Returns t_i; the decoder applies W_o.
+    """
+
+    def __init__(self, input_sizes: list[int], width: int, dropout: float = 0.0):
+        super().__init__()
+        self.width = width
+        self.inputs = nn.Linear(sum(input_sizes), 2 * width)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, *parts: torch.Tensor) -> torch.Tensor:
+        t = self.inputs(torch.cat(parts, dim=-1))
+        t = t.unflatten(-1, (self.width, 2)).amax(-1)        # maxout over pairs
+        return self.dropout(t)
+
+
+class InitialState(nn.Module):
+    """s_0 = tanh(W_s summary), summary being a vector the encoder produced."""
+
+    def __init__(self, summary_size: int, hidden_size: int):
+        super().__init__()
+        self.W_s = nn.Linear(summary_size, hidden_size)
+
+    def forward(self, summary: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.W_s(summary))

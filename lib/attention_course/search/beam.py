@@ -1,0 +1,120 @@
+"""Beam search, batched over sentences, with length normalisation.
+
+Each of the K hypotheses of a sentence is extended by every word; of the K·|V|
+extensions the 2K most probable are looked at in order: one that ends in </s>
+and ranks among the first K is finished, the first K others stay alive, the rest
+are pruned. A sentence is done when K hypotheses have finished (or at its length
+limit, where </s> is forced). The winner maximises  log p(y|x) / |y|^α  (α = ``length_penalty``;
+α = 0 is the raw probability, which favours short outputs).
+"""
+from __future__ import annotations
+
+import torch
+
+from ..data.vocabulary import Vocabulary
+from ..models.decoder import select_state
+from ..models.seq2seq import Seq2Seq
+from .record import Candidate, Hypothesis, SearchResult, StepRecord, max_lengths, top_k_list
+
+EOS = Vocabulary.eos_index
+
+
+def normalised(score: float, length: int, alpha: float) -> float:
+    return score / (length ** alpha)
+
+
+@torch.no_grad()
+def beam_search(model: Seq2Seq, src: torch.Tensor, src_lengths: torch.Tensor, beam_size: int = 5,
+                length_penalty: float = 1.0, record: bool = False, top_k: int = 5,
+                max_len_a: float = 2.0, max_len_b: int = 10) -> list[SearchResult]:
+    if beam_size < 1:
+        raise ValueError(f"beam_size must be at least 1, got {beam_size}")
+    model.eval()
+    B, K, dev = src.size(0), beam_size, src.device
+    memory = model.encode(src, src_lengths).index_select(torch.arange(B, device=dev).repeat_interleave(K))
+    state = model.decoder.initial_state(memory)
+    limit = max_lengths(src_lengths, max_len_a, max_len_b).tolist()
+    scores = torch.full((B, K), -float("inf"), device=dev)
+    scores[:, 0] = 0.0
+    prev = torch.full((B * K,), Vocabulary.bos_index, dtype=torch.long, device=dev)
+    hist = torch.zeros(B * K, 0, dtype=torch.long, device=dev)
+    attn_hist = None
+    finished: list[list[tuple[float, list[int], float, torch.Tensor | None]]] = [[] for _ in range(B)]
+    steps: list[list[StepRecord]] = [[] for _ in range(B)]
+    done = [False] * B
+    for t in range(max(limit)):
+        logits, state, alpha = model.decoder.step(prev, state, memory, t)
+        V = logits.size(-1)
+        lp = logits.log_softmax(-1).view(B, K, V)
+        for b in range(B):
+            if limit[b] <= t + 1:   # last allowed step: only </s>
+                lp[b, :, :EOS] = -float("inf")
+                lp[b, :, EOS + 1:] = -float("inf")
+        top_scores, top_idx = (scores[:, :, None] + lp).view(B, -1).topk(2 * K, dim=-1)
+        parent, word = top_idx // V, top_idx % V                                # B x 2K
+        alive = (word != EOS) & torch.isfinite(top_scores)
+        keep_rank = alive.long().cumsum(-1)
+        keep = alive & (keep_rank <= K)
+        sel = keep.nonzero()                                                    # exactly K per sentence
+        if sel.size(0) != B * K:                                                # (fewer finite candidates at the limit)
+            keep_idx = torch.stack([_first_k(keep[b], alive[b], K) for b in range(B)])
+        else:
+            keep_idx = sel[:, 1].view(B, K)
+        new_parent = parent.gather(1, keep_idx)                                 # B x K
+        flat_parent = (torch.arange(B, device=dev)[:, None] * K + new_parent).view(-1)
+        a_step = None if alpha is None else alpha.index_select(0, flat_parent)
+        new_attn = None if alpha is None else (
+            a_step[:, None] if attn_hist is None else torch.cat([attn_hist.index_select(0, flat_parent), a_step[:, None]], 1))
+        for b in range(B):
+            if done[b]:
+                continue
+            for r in range(K):   # </s> among the K best → finished
+                if word[b, r] == EOS and torch.isfinite(top_scores[b, r]):
+                    row = b * K + int(parent[b, r])
+                    a = None if alpha is None else torch.cat([attn_hist[row] if attn_hist is not None
+                                                               else alpha.new_zeros(0, alpha.size(-1)), alpha[row][None]])
+                    toks = hist[row].tolist()
+                    s = float(top_scores[b, r])
+                    finished[b].append((normalised(s, len(toks) + 1, length_penalty), toks, s, a))
+            if record:
+                steps[b].append(_record(t, b, K, hist, scores, alpha, lp, top_scores, parent, word, keep, top_k, finished[b]))
+            if len(finished[b]) >= K or limit[b] <= t + 1:
+                done[b] = True
+        scores = top_scores.gather(1, keep_idx)
+        prev = word.gather(1, keep_idx).view(-1)
+        hist = torch.cat([hist.index_select(0, flat_parent), prev[:, None]], 1)
+        attn_hist = new_attn
+        state = select_state(state, flat_parent)
+        if all(done):
+            break
+    results = []
+    for b in range(B):
+        best = max(finished[b], key=lambda f: f[0])
+        a = None if best[3] is None else best[3][:, : int(src_lengths[b])]
+        results.append(SearchResult(best[1], best[2], a, steps[b]))
+    return results
+
+
+def _first_k(keep: torch.Tensor, alive: torch.Tensor, K: int) -> torch.Tensor:
+    """Indices of the kept candidates, padded with any candidate when fewer than K are alive."""
+    idx = keep.nonzero().view(-1).tolist()
+    idx += [i for i in range(keep.numel()) if i not in idx][: K - len(idx)]
+    return torch.tensor(idx[:K], device=keep.device)
+
+
+def _record(t, b, K, hist, scores, alpha, lp, top_scores, parent, word, keep, top_k, finished) -> StepRecord:
+    hyps = []
+    for k in range(K):
+        if torch.isfinite(scores[b, k]):
+            row = b * K + k
+            hyps.append(Hypothesis(hist[row].tolist(), float(scores[b, k]),
+                                   None if alpha is None else alpha[row].tolist(), top_k_list(lp[b, k], top_k)))
+    cands = []
+    for r in range(word.size(1)):
+        if not torch.isfinite(top_scores[b, r]):
+            continue
+        p = int(parent[b, r])
+        status = "alive" if keep[b, r] else ("finished" if word[b, r] == EOS and r < K else "pruned")
+        cands.append(Candidate(hist[b * K + p].tolist() + [int(word[b, r])], float(top_scores[b, r]), p, status))
+    best_alive = next((c.tokens for c in cands if c.status == "alive"), [])
+    return StepRecord(t, hyps, best_alive, cands)

@@ -1,0 +1,234 @@
+"""Train a model: ``python -m attention_course.train CONFIG [--out DIR] [--resume]``.
+
+CONFIG is a JSON file (one per shipped model in ``attention_course/configs``) with
+``name``, ``model`` (see :class:`ModelConfig`), ``data`` and ``train`` settings.
+Progress shows loss and target tokens/s; dev BLEU is printed after each epoch; the
+full training state is written atomically every ``checkpoint_every`` batches and at
+each epoch's end, and ``--resume`` continues from it exactly (same batches, same
+random numbers), so an interrupted run ends with the same parameters.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
+
+from . import __version__
+from .checkpoint import atomic_write_json, save_model, sha256_file
+from .data.batching import bucket_batches
+from .data.corpus import CORPUS_SHA256
+from .data.dataset import build_vocabularies, encode_pairs, tokenize_pairs
+from .data.split import load_splits, test_set
+from .data.vocabulary import Vocabulary
+from .evaluation.bleu import corpus_bleu
+from .models.seq2seq import ModelConfig, Seq2Seq, build_model
+from .translator import Translator
+
+
+@dataclass
+class DataConfig:
+    min_freq: int = 3          # vocabulary threshold (training split counts)
+    max_len: int = 50          # drop training pairs longer than this (tokens, either side)
+    subset: int | None = None  # use only the first N training pairs (for quick runs)
+    dev_subset: int | None = None
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    final_lr_fraction: float = 0.1   # linear decay to lr · fraction at the end
+    clip: float = 1.0
+    seed: int = 1234
+    checkpoint_every: int = 500      # batches
+    threads: int | None = None       # torch CPU threads (None: leave as is)
+
+
+@dataclass
+class RunConfig:
+    name: str
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunConfig":
+        unknown = set(d) - {"name", "model", "data", "train", "description"}
+        if unknown:
+            raise ValueError(f"unknown config sections {sorted(unknown)}")
+        return cls(d["name"], ModelConfig.from_dict(d.get("model", {})), DataConfig(**d.get("data", {})),
+                   TrainConfig(**d.get("train", {})))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "RunConfig":
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "model": self.model.to_dict(), "data": asdict(self.data), "train": asdict(self.train)}
+
+
+def prepare_data(cfg: RunConfig, corpus: str | None = None):
+    """Vocabularies and encoded training pairs, plus the multi-reference dev set."""
+    splits = load_splits(corpus)
+    train_pairs = splits["train"][: cfg.data.subset] if cfg.data.subset else splits["train"]
+    tokenized = tokenize_pairs(train_pairs)
+    src_vocab, tgt_vocab = build_vocabularies(tokenized, cfg.data.min_freq)
+    encoded = encode_pairs(tokenized, src_vocab, tgt_vocab, cfg.data.max_len)
+    dev = test_set("dev", corpus)[: cfg.data.dev_subset] if cfg.data.dev_subset else test_set("dev", corpus)
+    return src_vocab, tgt_vocab, encoded, dev
+
+
+def learning_rate(cfg: TrainConfig, step: int, total: int) -> float:
+    return cfg.lr * (1 - (1 - cfg.final_lr_fraction) * min(step / max(total, 1), 1.0))
+
+
+def epoch_batches(encoded, cfg: TrainConfig, epoch: int):
+    return bucket_batches(encoded, cfg.batch_size, random.Random(cfg.seed * 1000 + epoch))
+
+
+# --- the training state, saved as one safetensors file (tensors + JSON metadata) ---
+
+def save_state(path: Path, model, optimizer, epoch: int, batch: int, step: int, log: dict) -> None:
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tensors = {k: v.clone() for k, v in tensors.items()}  # untie shared storage for safetensors
+    opt = optimizer.state_dict()
+    for pid, st in opt["state"].items():
+        for key, val in st.items():
+            tensors[f"optim.{pid}.{key}"] = val.detach().cpu().clone().reshape(val.shape)
+    tensors["rng.torch"] = torch.get_rng_state()
+    meta = {"epoch": epoch, "batch": batch, "step": step, "log": log, "param_groups": opt["param_groups"],
+            "python_random": random.getstate()}
+    if torch.cuda.is_available():
+        tensors["rng.cuda"] = torch.cuda.get_rng_state()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(tmp), metadata={"state": json.dumps(meta)})
+    tmp.replace(path)
+
+
+def load_state(path: Path, model, optimizer) -> tuple[int, int, int, dict]:
+    from safetensors import safe_open
+    with safe_open(str(path), "pt") as f:
+        meta = json.loads(f.metadata()["state"])
+    tensors = load_file(str(path))
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    state: dict = {}
+    for k, v in tensors.items():
+        if k.startswith("optim."):
+            _, pid, key = k.split(".", 2)
+            state.setdefault(int(pid), {})[key] = v
+    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    torch.set_rng_state(tensors["rng.torch"])
+    if "rng.cuda" in tensors and torch.cuda.is_available():
+        torch.cuda.set_rng_state(tensors["rng.cuda"])
+    ps = meta["python_random"]
+    random.setstate((ps[0], tuple(ps[1]), ps[2]))
+    return meta["epoch"], meta["batch"], meta["step"], meta["log"]
+
+
+def dev_bleu(model: Seq2Seq, src_vocab: Vocabulary, tgt_vocab: Vocabulary, dev, device) -> float:
+    translator = Translator(model, src_vocab, tgt_vocab, device=device)
+    hyps = [t.text for t in translator.translate_batch([ex.source for ex in dev], beam_size=1)]
+    return corpus_bleu(hyps, [ex.references for ex in dev]).score
+
+
+def train(cfg: RunConfig, out: Path, resume: bool = False, device: str | None = None,
+          corpus: str | None = None, progress: bool = True, stop_after: int | None = None) -> Path:
+    """Train ``cfg`` into ``out``; returns the exported model directory ``out/model``.
+
+    ``stop_after`` ends the run after that many batches in total (used by tests to simulate an interruption).
+    """
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    torch.manual_seed(cfg.train.seed)
+    random.seed(cfg.train.seed)
+    src_vocab, tgt_vocab, encoded, dev = prepare_data(cfg, corpus)
+    model = build_model(cfg.model, len(src_vocab), len(tgt_vocab)).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
+    state_path = out / "training_state.safetensors"
+    epoch, start_batch, step = 0, 0, 0
+    log = {"epochs": [], "train_seconds": 0.0, "train_tokens": 0}
+    if resume and state_path.exists():
+        epoch, start_batch, step, log = load_state(state_path, model, optimizer)
+        print(f"resuming {cfg.name} at epoch {epoch + 1}, batch {start_batch}", file=sys.stderr)
+    n_batches = len(epoch_batches(encoded, cfg.train, 0))
+    total = n_batches * cfg.train.epochs
+    print(f"{cfg.name}: {sum(p.numel() for p in model.parameters()):,} parameters, {len(encoded):,} training pairs, "
+          f"vocabularies {len(src_vocab):,} / {len(tgt_vocab):,}, device {device}", file=sys.stderr)
+    while epoch < cfg.train.epochs:
+        batches = epoch_batches(encoded, cfg.train, epoch)
+        model.train()
+        bar = tqdm(total=len(batches), initial=start_batch, desc=f"{cfg.name} epoch {epoch + 1}/{cfg.train.epochs}",
+                   disable=not progress, mininterval=2.0)
+        t0, tokens, loss_sum = time.perf_counter(), 0, 0.0
+        for b in range(start_batch, len(batches)):
+            batch = batches[b].to(device)
+            for g in optimizer.param_groups:
+                g["lr"] = learning_rate(cfg.train, step, total)
+            loss = model.loss(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.clip)
+            optimizer.step()
+            step += 1
+            n = batch.n_tokens
+            tokens += n
+            loss_sum += float(loss) * n
+            elapsed = time.perf_counter() - t0
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss_sum / tokens:.3f}", tok_s=f"{tokens / max(elapsed, 1e-9):,.0f}", refresh=False)
+            if (b + 1) % cfg.train.checkpoint_every == 0 and b + 1 < len(batches):
+                log["train_seconds"] += time.perf_counter() - t0
+                log["train_tokens"] += tokens
+                save_state(state_path, model, optimizer, epoch, b + 1, step, log)
+                t0, tokens = time.perf_counter(), 0
+            if stop_after is not None and step >= stop_after:
+                bar.close()
+                return out
+        bar.close()
+        log["train_seconds"] += time.perf_counter() - t0
+        log["train_tokens"] += tokens
+        bleu = dev_bleu(model, src_vocab, tgt_vocab, dev, device)
+        log["epochs"].append({"epoch": epoch + 1, "train_loss": round(loss_sum / max(tokens, 1), 4) if start_batch == 0 else None,
+                              "dev_bleu": round(bleu, 2)})
+        print(f"{cfg.name} epoch {epoch + 1}: dev BLEU {bleu:.1f}", file=sys.stderr)
+        epoch, start_batch = epoch + 1, 0
+        save_state(state_path, model, optimizer, epoch, 0, step, log)
+    log.update(tokens_per_second=round(log["train_tokens"] / max(log["train_seconds"], 1e-9), 1),
+               device=str(device), torch_threads=torch.get_num_threads(), steps=step)
+    model_dir = save_model(out / "model", model.cpu(), cfg.model, src_vocab, tgt_vocab, cfg.name,
+                           extra={"run": cfg.to_dict(), "package_version": __version__, "corpus_sha256": CORPUS_SHA256})
+    atomic_write_json(model_dir / "train_log.json", log)
+    return model_dir
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m attention_course.train", description=__doc__.splitlines()[0])
+    p.add_argument("config", help="a JSON config, e.g. lib/attention_course/configs/bahdanau.json")
+    p.add_argument("--out", help="output folder (default: runs/NAME)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/training_state.safetensors")
+    p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--epochs", type=int, help="override the number of epochs")
+    p.add_argument("--no-progress", action="store_true")
+    args = p.parse_args(argv)
+    cfg = RunConfig.load(args.config)
+    if args.epochs:
+        cfg.train.epochs = args.epochs
+    out = Path(args.out or Path("runs") / cfg.name)
+    model_dir = train(cfg, out, resume=args.resume, device=args.device, progress=not args.no_progress)
+    print(f"saved {model_dir} (sha256 {sha256_file(model_dir / 'model.safetensors')[:12]})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
