@@ -119,7 +119,11 @@ def book_root() -> Path:
 def _jupyter_book() -> list[str]:
     exe = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) \
         or shutil.which("jupyter-book")
-    return [exe] if exe else [sys.executable, "-m", "jupyter_book.cli.main"]
+    if exe:
+        return [exe]
+    # jupyter_book.cli.main has no `if __name__ == "__main__"`, so `python -m` would do nothing.
+    return [sys.executable, "-c",
+            "import sys; from jupyter_book.cli.main import main; sys.exit(main())"]
 
 
 def build_book(src: Path, workdir: Path) -> Path:
@@ -185,9 +189,16 @@ def _missing(reason: str):
 def ensure_browser_assets(assets_dir: Path = ASSETS_DIR) -> Path:
     """Install the npm packages that stand in for the CDNs, once; return node_modules."""
     modules = assets_dir / "node_modules"
-    wanted = {"mathjax/package.json", "@jupyter-widgets/html-manager/package.json",
-              "requirejs/package.json"}
-    if all((modules / w).is_file() for w in wanted):
+
+    def installed(spec: str) -> bool:
+        name, _, version = spec.rpartition("@")
+        try:
+            meta = json.loads((modules / name / "package.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        return _version_ok(version, meta.get("version", ""))
+
+    if all(installed(spec) for spec in NPM_ASSETS):
         return modules
     npm = shutil.which("npm")
     if npm is None:
@@ -204,17 +215,36 @@ def ensure_browser_assets(assets_dir: Path = ASSETS_DIR) -> Path:
     return modules
 
 
+def _version_ok(spec: str, installed: str) -> bool:
+    """An exact version must match; a range ("3", "^1.0.1", "~2.3") must share the major."""
+    if not spec:
+        return True
+    if spec[0].isdigit() and spec.count(".") == 2:
+        return spec == installed
+    major = spec.lstrip("^~=v").split(".")[0]
+    return not major.isdigit() or installed.split(".")[0] == major
+
+
 def _npm_file(modules: Path, spec_and_path: str) -> Path | None:
-    """``@scope/name@ver/dist/x.js`` or ``name@ver/x.js`` -> the file in node_modules."""
+    """``@scope/name@ver/dist/x.js`` or ``name@ver/x.js`` -> the file in node_modules.
+
+    None when the package is not installed, or installed in a version the URL excludes.
+    """
     parts = spec_and_path.lstrip("/").split("/")
     if parts[0].startswith("@"):
         if len(parts) < 2:
             return None
-        name, rest = f"{parts[0]}/{parts[1].split('@')[0]}", parts[2:]
+        name_version, scope, rest = parts[1], parts[0] + "/", parts[2:]
     else:
-        name, rest = parts[0].split("@")[0], parts[1:]
-    path = (modules / name / "/".join(rest)).resolve()
-    if modules.resolve() in path.parents and path.is_file():
+        name_version, scope, rest = parts[0], "", parts[1:]
+    name, _, version = name_version.partition("@")
+    package = modules / f"{scope}{name}"
+    try:
+        installed = json.loads((package / "package.json").read_text(encoding="utf-8"))["version"]
+    except (OSError, ValueError, KeyError):
+        return None
+    path = (package / "/".join(rest)).resolve()
+    if _version_ok(version, installed) and modules.resolve() in path.parents and path.is_file():
         return path
     return None
 
@@ -317,7 +347,8 @@ def browser_page(_chromium, book_url):
         context.route("**/*", route)
         page = context.new_page()
         result.page = page
-        page.on("pageerror", lambda exc: result.errors.append(f"{exc}"))
+        page.on("pageerror", lambda exc: result.errors.append(
+            "\n      ".join((getattr(exc, "stack", None) or str(exc)).splitlines()[:4])))
         page.on("console", lambda msg: result.errors.append(
             f"console.{msg.type}: {msg.text} ({json.dumps(msg.location)})")
             if msg.type == "error" else None)

@@ -38,6 +38,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o644)   # readable like any package file (mkstemp makes it private)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -74,6 +75,7 @@ def save_model(directory: str | Path, model: Seq2Seq, cfg: ModelConfig, src_voca
     tensors = {k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous()
                for k, v in unique_state(model).items()}
     fd, tmp = tempfile.mkstemp(dir=d, suffix=".tmp")
+    os.fchmod(fd, 0o644)
     os.close(fd)
     save_file(tensors, tmp)
     os.replace(tmp, d / "model.safetensors")

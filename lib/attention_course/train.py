@@ -46,7 +46,7 @@ class TrainConfig:
     epochs: int = 10
     batch_size: int = 64
     lr: float = 1e-3
-    final_lr_fraction: float = 0.1   # linear decay to lr · fraction at the end
+    lr_decay: float = 0.8            # lr · decay^(epoch - 1): a run stopped after k epochs equals a k-epoch run
     clip: float = 1.0
     seed: int = 1234
     checkpoint_every: int = 500      # batches
@@ -87,8 +87,8 @@ def prepare_data(cfg: RunConfig, corpus: str | None = None):
     return src_vocab, tgt_vocab, encoded, dev
 
 
-def learning_rate(cfg: TrainConfig, step: int, total: int) -> float:
-    return cfg.lr * (1 - (1 - cfg.final_lr_fraction) * min(step / max(total, 1), 1.0))
+def learning_rate(cfg: TrainConfig, epoch: int) -> float:
+    return cfg.lr * cfg.lr_decay ** epoch
 
 
 def epoch_batches(encoded, cfg: TrainConfig, epoch: int):
@@ -142,9 +142,11 @@ def dev_bleu(model: Seq2Seq, src_vocab: Vocabulary, tgt_vocab: Vocabulary, dev, 
 
 
 def train(cfg: RunConfig, out: Path, resume: bool = False, device: str | None = None,
-          corpus: str | None = None, progress: bool = True, stop_after: int | None = None) -> Path:
+          corpus: str | None = None, progress: bool = True, stop_after: int | None = None,
+          keep_epochs: bool = False) -> Path:
     """Train ``cfg`` into ``out``; returns the exported model directory ``out/model``.
 
+    ``keep_epochs`` also exports the model after every epoch (``out/epoch-K``).
     ``stop_after`` ends the run after that many batches in total (used by tests to simulate an interruption).
     """
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -157,12 +159,10 @@ def train(cfg: RunConfig, out: Path, resume: bool = False, device: str | None = 
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
     state_path = out / "training_state.safetensors"
     epoch, start_batch, step = 0, 0, 0
-    log = {"epochs": [], "train_seconds": 0.0, "train_tokens": 0}
+    log = {"epochs": [], "train_seconds": 0.0, "train_tokens": 0, "wall_seconds": 0.0}
     if resume and state_path.exists():
         epoch, start_batch, step, log = load_state(state_path, model, optimizer)
         print(f"resuming {cfg.name} at epoch {epoch + 1}, batch {start_batch}", file=sys.stderr)
-    n_batches = len(epoch_batches(encoded, cfg.train, 0))
-    total = n_batches * cfg.train.epochs
     print(f"{cfg.name}: {sum(p.numel() for p in model.parameters()):,} parameters, {len(encoded):,} training pairs, "
           f"vocabularies {len(src_vocab):,} / {len(tgt_vocab):,}, device {device}", file=sys.stderr)
     while epoch < cfg.train.epochs:
@@ -170,11 +170,12 @@ def train(cfg: RunConfig, out: Path, resume: bool = False, device: str | None = 
         model.train()
         bar = tqdm(total=len(batches), initial=start_batch, desc=f"{cfg.name} epoch {epoch + 1}/{cfg.train.epochs}",
                    disable=not progress, mininterval=2.0)
-        t0, tokens, loss_sum = time.perf_counter(), 0, 0.0
+        t0, tokens, epoch_tokens, loss_sum = time.perf_counter(), 0, 0, 0.0
+        wall0 = time.perf_counter()
+        for g in optimizer.param_groups:
+            g["lr"] = learning_rate(cfg.train, epoch)
         for b in range(start_batch, len(batches)):
             batch = batches[b].to(device)
-            for g in optimizer.param_groups:
-                g["lr"] = learning_rate(cfg.train, step, total)
             loss = model.loss(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -183,10 +184,11 @@ def train(cfg: RunConfig, out: Path, resume: bool = False, device: str | None = 
             step += 1
             n = batch.n_tokens
             tokens += n
-            loss_sum += float(loss) * n
-            elapsed = time.perf_counter() - t0
+            epoch_tokens += n
+            loss_sum += float(loss.detach()) * n
             bar.update(1)
-            bar.set_postfix(loss=f"{loss_sum / tokens:.3f}", tok_s=f"{tokens / max(elapsed, 1e-9):,.0f}", refresh=False)
+            bar.set_postfix(loss=f"{loss_sum / epoch_tokens:.3f}",
+                            tok_s=f"{tokens / max(time.perf_counter() - t0, 1e-9):,.0f}", refresh=False)
             if (b + 1) % cfg.train.checkpoint_every == 0 and b + 1 < len(batches):
                 log["train_seconds"] += time.perf_counter() - t0
                 log["train_tokens"] += tokens
@@ -199,14 +201,24 @@ def train(cfg: RunConfig, out: Path, resume: bool = False, device: str | None = 
         log["train_seconds"] += time.perf_counter() - t0
         log["train_tokens"] += tokens
         bleu = dev_bleu(model, src_vocab, tgt_vocab, dev, device)
-        log["epochs"].append({"epoch": epoch + 1, "train_loss": round(loss_sum / max(tokens, 1), 4) if start_batch == 0 else None,
-                              "dev_bleu": round(bleu, 2)})
+        log["wall_seconds"] += time.perf_counter() - wall0   # training + dev evaluation (not data loading)
+        log["epochs"].append({"epoch": epoch + 1, "dev_bleu": round(bleu, 2),
+                              "train_loss": round(loss_sum / epoch_tokens, 4) if start_batch == 0 else None})
         print(f"{cfg.name} epoch {epoch + 1}: dev BLEU {bleu:.1f}", file=sys.stderr)
         epoch, start_batch = epoch + 1, 0
         save_state(state_path, model, optimizer, epoch, 0, step, log)
-    log.update(tokens_per_second=round(log["train_tokens"] / max(log["train_seconds"], 1e-9), 1),
+        if keep_epochs:
+            export(out / f"epoch-{epoch}", model, cfg, src_vocab, tgt_vocab, log, step, device)
+    return export(out / "model", model, cfg, src_vocab, tgt_vocab, log, step, device)
+
+
+def export(directory: Path, model, cfg: RunConfig, src_vocab, tgt_vocab, log: dict, step: int, device) -> Path:
+    """The loadable model directory, with the training log (wall time, tokens/s) beside it."""
+    log = dict(log, tokens_per_second=round(log["train_tokens"] / max(log["train_seconds"], 1e-9), 1),
                device=str(device), torch_threads=torch.get_num_threads(), steps=step)
-    model_dir = save_model(out / "model", model.cpu(), cfg.model, src_vocab, tgt_vocab, cfg.name,
+    cpu_copy = build_model(cfg.model, len(src_vocab), len(tgt_vocab))
+    cpu_copy.load_state_dict({k: v.cpu() for k, v in model.state_dict().items()})
+    model_dir = save_model(directory, cpu_copy, cfg.model, src_vocab, tgt_vocab, cfg.name,
                            extra={"run": cfg.to_dict(), "package_version": __version__, "corpus_sha256": CORPUS_SHA256})
     atomic_write_json(model_dir / "train_log.json", log)
     return model_dir
@@ -220,12 +232,14 @@ def main(argv=None) -> int:
     p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     p.add_argument("--epochs", type=int, help="override the number of epochs")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--keep-epochs", action="store_true", help="also export OUT/epoch-K after every epoch")
     args = p.parse_args(argv)
     cfg = RunConfig.load(args.config)
     if args.epochs:
         cfg.train.epochs = args.epochs
     out = Path(args.out or Path("runs") / cfg.name)
-    model_dir = train(cfg, out, resume=args.resume, device=args.device, progress=not args.no_progress)
+    model_dir = train(cfg, out, resume=args.resume, device=args.device, progress=not args.no_progress,
+                      keep_epochs=args.keep_epochs)
     print(f"saved {model_dir} (sha256 {sha256_file(model_dir / 'model.safetensors')[:12]})")
     return 0
 

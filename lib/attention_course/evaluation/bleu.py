@@ -23,17 +23,14 @@ def _streams(references: Sequence[Sequence[str]]) -> list[list[str | None]]:
 
 
 def corpus_bleu(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> Score:
-    """sacrebleu corpus BLEU (13a tokenisation, mixed case); ``str(score)`` and
-    ``bleu_signature()`` give the full report."""
+    """sacrebleu corpus BLEU (13a tokenisation, mixed case). ``str(score)`` is the full
+    report and ``score.signature`` the sacrebleu signature of this very call."""
     if len(hypotheses) != len(references):
         raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} reference lists")
-    return BLEU().corpus_score(list(hypotheses), _streams(references))
-
-
-def bleu_signature() -> str:
     bleu = BLEU()
-    bleu.corpus_score(["a"], [["a"], [None]])   # the signature records nrefs after a multi-ref call
-    return str(bleu.get_signature())
+    score = bleu.corpus_score(list(hypotheses), _streams(references))
+    score.signature = str(bleu.get_signature())
+    return score
 
 
 def corpus_chrf(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> Score:

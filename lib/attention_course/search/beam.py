@@ -33,7 +33,8 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, src_lengths: torch.Tensor, be
     B, K, dev = src.size(0), beam_size, src.device
     memory = model.encode(src, src_lengths).index_select(torch.arange(B, device=dev).repeat_interleave(K))
     state = model.decoder.initial_state(memory)
-    limit = max_lengths(src_lengths, max_len_a, max_len_b).tolist()
+    limit_t = max_lengths(src_lengths, max_len_a, max_len_b).to(dev)
+    limit = limit_t.tolist()
     scores = torch.full((B, K), -float("inf"), device=dev)
     scores[:, 0] = 0.0
     prev = torch.full((B * K,), Vocabulary.bos_index, dtype=torch.long, device=dev)
@@ -46,10 +47,10 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, src_lengths: torch.Tensor, be
         logits, state, alpha = model.decoder.step(prev, state, memory, t)
         V = logits.size(-1)
         lp = logits.log_softmax(-1).view(B, K, V)
-        for b in range(B):
-            if limit[b] <= t + 1:   # last allowed step: only </s>
-                lp[b, :, :EOS] = -float("inf")
-                lp[b, :, EOS + 1:] = -float("inf")
+        last = limit_t <= t + 1                          # last allowed step: only </s>
+        if bool(last.any()):
+            lp[last, :, :EOS] = -float("inf")
+            lp[last, :, EOS + 1:] = -float("inf")
         top_scores, top_idx = (scores[:, :, None] + lp).view(B, -1).topk(2 * K, dim=-1)
         parent, word = top_idx // V, top_idx % V                                # B x 2K
         alive = (word != EOS) & torch.isfinite(top_scores)
@@ -65,16 +66,17 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, src_lengths: torch.Tensor, be
         a_step = None if alpha is None else alpha.index_select(0, flat_parent)
         new_attn = None if alpha is None else (
             a_step[:, None] if attn_hist is None else torch.cat([attn_hist.index_select(0, flat_parent), a_step[:, None]], 1))
+        word_l, score_l, parent_l = word.tolist(), top_scores.tolist(), parent.tolist()   # one device sync
         for b in range(B):
             if done[b]:
                 continue
             for r in range(K):   # </s> among the K best → finished
-                if word[b, r] == EOS and torch.isfinite(top_scores[b, r]):
-                    row = b * K + int(parent[b, r])
+                if word_l[b][r] == EOS and score_l[b][r] > -float("inf"):
+                    row = b * K + parent_l[b][r]
                     a = None if alpha is None else torch.cat([attn_hist[row] if attn_hist is not None
                                                                else alpha.new_zeros(0, alpha.size(-1)), alpha[row][None]])
                     toks = hist[row].tolist()
-                    s = float(top_scores[b, r])
+                    s = score_l[b][r]
                     finished[b].append((normalised(s, len(toks) + 1, length_penalty), toks, s, a))
             if record:
                 steps[b].append(_record(t, b, K, hist, scores, alpha, lp, top_scores, parent, word, keep, top_k, finished[b]))
