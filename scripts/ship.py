@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from attention_course.checkpoint import atomic_write_json, load_model, save_model
+from attention_course.checkpoint import atomic_write_json, load_model, record_sha256, save_model
 from attention_course.data.split import test_set
 from attention_course.evaluation import corpus_bleu
 from attention_course.models import ModelConfig
@@ -32,6 +32,7 @@ def ship(run: Path, epoch: int, dest: Path) -> Path:
     out = save_model(dest, model, ModelConfig.from_dict(config["model"]), src, tgt, config["name"],
                      dtype=torch.float16, extra=extra)
     (out / "train_log.json").write_bytes((run / f"epoch-{epoch}" / "train_log.json").read_bytes())
+    record_sha256(out, "train_log.json")   # load_model verifies it (evaluation.report adds metrics.json)
     return out
 
 

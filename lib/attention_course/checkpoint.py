@@ -2,7 +2,7 @@
 
 A model directory holds ``model.safetensors`` (weights), ``config.json`` (the
 model settings and a sha256 of every other file) and ``vocab.json``; shipped models
-add ``metrics.json`` and ``train_log.json``. Every file is checked on load, and a
+add ``metrics.json`` and ``train_log.json`` (their sha256 added by :func:`record_sha256`). Every file is checked on load, and a
 missing, truncated or tampered file raises one :class:`CheckpointError` naming it.
 """
 from __future__ import annotations
@@ -74,11 +74,15 @@ def save_model(directory: str | Path, model: Seq2Seq, cfg: ModelConfig, src_voca
     d.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous()
                for k, v in unique_state(model).items()}
-    fd, tmp = tempfile.mkstemp(dir=d, suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=".model.safetensors.", suffix=".tmp")
     os.fchmod(fd, 0o644)
     os.close(fd)
-    save_file(tensors, tmp)
-    os.replace(tmp, d / "model.safetensors")
+    try:
+        save_file(tensors, tmp)
+        os.replace(tmp, d / "model.safetensors")
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     save_vocabularies(d / "vocab.json", src_vocab, tgt_vocab)
     config = {"name": name, "model": cfg.to_dict(), "dtype": str(dtype).replace("torch.", ""),
               "sha256": {f: sha256_file(d / f) for f in ("model.safetensors", "vocab.json")}, **(extra or {})}
@@ -86,13 +90,25 @@ def save_model(directory: str | Path, model: Seq2Seq, cfg: ModelConfig, src_voca
     return d
 
 
+def record_sha256(directory: str | Path, *names: str) -> None:
+    """Add the sha256 of files written after :func:`save_model` (``metrics.json``, ``train_log.json``)
+    to ``config.json``, so that :func:`load_model` checks them too."""
+    d = Path(directory)
+    config = read_json(d / "config.json", "the model configuration")
+    config.setdefault("sha256", {}).update({n: sha256_file(d / n) for n in names})
+    atomic_write_json(d / "config.json", config)
+
+
 def read_json(path: Path, what: str) -> dict:
     if not path.is_file():
         raise CheckpointError(f"{what} is missing: {path}. To restore it, {RESTORE_HINT}.")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise CheckpointError(f"{what} {path} is damaged ({e.__class__.__name__}). To restore it, {RESTORE_HINT}.") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{what} {path} is damaged (not a JSON object). To restore it, {RESTORE_HINT}.")
+    return data
 
 
 def load_model(directory: str | Path, device: str | torch.device = "cpu"
@@ -100,7 +116,11 @@ def load_model(directory: str | Path, device: str | torch.device = "cpu"
     """Load and verify a model directory: returns (model in eval mode, config dict, source vocab, target vocab)."""
     d = Path(directory)
     config = read_json(d / "config.json", "the model configuration")
-    for fname, expected in config.get("sha256", {}).items():
+    checksums = config.get("sha256")
+    if not isinstance(checksums, dict) or not {"model.safetensors", "vocab.json"} <= set(checksums):
+        raise CheckpointError(f"the model configuration {d / 'config.json'} is modified (it lacks the sha256 of "
+                              f"model.safetensors and vocab.json). To restore it, {RESTORE_HINT}.")
+    for fname, expected in checksums.items():
         f = d / fname
         if not f.is_file():
             raise CheckpointError(f"the checkpoint file {f} is missing. To restore it, {RESTORE_HINT}.")
@@ -110,9 +130,12 @@ def load_model(directory: str | Path, device: str | torch.device = "cpu"
     vocab = read_json(d / "vocab.json", "the vocabulary")
     try:
         src_vocab, tgt_vocab = Vocabulary(vocab["source"]), Vocabulary(vocab["target"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"the vocabulary {d / 'vocab.json'} is invalid ({e}). To restore it, {RESTORE_HINT}.") from None
+    try:
         cfg = ModelConfig.from_dict(config["model"])
     except (KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{d} holds an invalid configuration or vocabulary ({e}). To restore it, {RESTORE_HINT}.") from None
+        raise CheckpointError(f"the model configuration {d / 'config.json'} is invalid ({e}). To restore it, {RESTORE_HINT}.") from None
     model = build_model(cfg, len(src_vocab), len(tgt_vocab))
     try:
         tensors = load_file(d / "model.safetensors")

@@ -111,8 +111,12 @@ def save_state(path: Path, model, optimizer, epoch: int, batch: int, step: int, 
         tensors["rng.cuda"] = torch.cuda.get_rng_state()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata={"state": json.dumps(meta)})
-    tmp.replace(path)
+    try:   # write beside it, then rename: a reader (or a resumed run) never sees half a file
+        save_file(tensors, str(tmp), metadata={"state": json.dumps(meta)})
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def load_state(path: Path, model, optimizer) -> tuple[int, int, int, dict]:

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from .. import __version__, pretrained
-from ..checkpoint import atomic_write_json
+from ..checkpoint import atomic_write_json, record_sha256
 from ..data.batching import bucket_batches
 from ..data.corpus import CORPUS_SHA256
 from ..data.dataset import encode_pairs, tokenize_pairs
@@ -71,7 +71,7 @@ def evaluate(name: str) -> dict:
 
 def results_table(names: list[str]) -> str:
     rows = [("Model", "BLEU greedy", "BLEU beam 5", "chrF", "Perplexity", "BLEU 1–5", "BLEU 6–10", "BLEU 11–15",
-             "BLEU 16+", "<unk> repl. gain", "Parameters")]
+             "BLEU 16+", "`<unk>` repl. gain", "Parameters")]
     for n in names:
         m = pretrained.metrics(n)
         b = m["bleu_by_length_beam5"]
@@ -96,6 +96,7 @@ def main(argv=None) -> int:
         for n in names:
             m = evaluate(n)
             atomic_write_json(pretrained.checkpoint_dir(n) / "metrics.json", m)
+            record_sha256(pretrained.checkpoint_dir(n), "metrics.json")   # load_model verifies it
             print(f"{n}: BLEU {m['bleu_greedy']:.1f} greedy, {m['bleu_beam5']:.1f} beam 5", flush=True)
     if args.table:
         path = Path(args.table)
