@@ -1,0 +1,172 @@
+"""Exercises of chapter 4 (Luong attention): the general score, the predicted position p_t
+of local-p attention, and its Gaussian-weighted window.
+
+The data of each exercise is defined here once (small, rounded numbers from a fixed seed);
+the chapter prints it from here, so the question and its checker can never disagree. Each
+check recomputes the right answer independently with plain NumPy loops (never with the
+package's attention code) and raises an AssertionError with a hint when the answer is wrong.
+Source positions are counted from 0, as in the package.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import exercise
+
+TOL = 1e-3
+
+
+def _data(seed: int, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {k: np.round(rng.normal(size=shape), 1) + 0.0 for k, shape in shapes.items()}  # + 0.0: no -0.0
+
+
+# 4.1: a decoder state h_t (size 3), 5 source annotations h̄_s (size 3) and W_a (3 x 3).
+DATA_41 = _data(41, {"h_t": (3,), "H": (5, 3), "W_a": (3, 3)})
+
+# 4.2: local-p: a source of S = 9 words, a decoder state h_t (size 3), W_p (2 x 3), v_p (2).
+DATA_42 = {**_data(42, {"h_t": (3,), "W_p": (2, 3), "v_p": (2,)}), "S": 9}
+
+# 4.3: local-p weights at one step: the general scores of 9 source words, p_t and D.
+DATA_43 = {"scores": np.array([0.3, 1.1, -0.2, 2.4, 1.9, 0.5, 2.8, -1.0, 0.1]), "p_t": 3.6, "D": 2}
+
+
+def data(key: str) -> dict:
+    """The data of exercise ``key`` ("4.1", "4.2" or "4.3"): arrays as torch tensors (float32)."""
+    import torch
+
+    source = {"4.1": DATA_41, "4.2": DATA_42, "4.3": DATA_43}[key]
+    return {k: torch.tensor(v, dtype=torch.float32) if isinstance(v, np.ndarray) else v
+            for k, v in source.items()}
+
+
+def _as_array(x, what: str) -> np.ndarray:
+    if hasattr(x, "detach"):                       # a torch tensor
+        x = x.detach().cpu().numpy()
+    try:
+        return np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise AssertionError(f"{what} should be a tensor, an array or a list of numbers, "
+                             f"got {type(x).__name__}.") from None
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max())
+    return e / e.sum()
+
+
+# ----------------------------------------------------------------------------------------------
+# 4.1 The general score h_tᵀ W_a h̄_s
+# ----------------------------------------------------------------------------------------------
+
+def general_scores_41(transposed: bool = False) -> np.ndarray:
+    h, H, W = DATA_41["h_t"], DATA_41["H"], DATA_41["W_a"]
+    W = W.T if transposed else W
+    return np.array([sum(h[a] * W[a, b] * hs[b] for a in range(3) for b in range(3)) for hs in H])
+
+
+@exercise("4.1")
+def check_general(answer) -> str:
+    got = _as_array(answer, "The scores").squeeze()
+    right = general_scores_41()
+    if got.shape != right.shape:
+        raise AssertionError(f"Give one score per source word: {right.shape[0]} numbers, got shape {got.shape}.")
+    if np.allclose(got, right, atol=TOL):
+        s = int(right.argmax())
+        return f"h_t attends most to source position {s} (score {right[s]:.3f})."
+    if np.allclose(got, _softmax(right), atol=TOL):
+        raise AssertionError("These are the weights a_t(s) = softmax(score). Give the scores, before the softmax.")
+    if np.allclose(got, DATA_41["H"] @ DATA_41["h_t"], atol=TOL):
+        raise AssertionError("That is the dot score h_tᵀ h̄_s. The general score puts W_a between them: "
+                             "h_tᵀ W_a h̄_s.")
+    if np.allclose(got, general_scores_41(transposed=True), atol=TOL):
+        raise AssertionError("W_a is transposed: the score is h_tᵀ (W_a h̄_s), i.e. H @ W_a.T @ h_t "
+                             "(or (W_a @ H.T).T @ h_t), not h̄_sᵀ W_a h_t.")
+    raise AssertionError("Not quite: for each row h̄_s of H compute h_t @ (W_a @ h̄_s); for all rows at once, "
+                         "H @ W_a.T @ h_t.")
+
+
+# ----------------------------------------------------------------------------------------------
+# 4.2 The predicted position p_t = S · sigmoid(v_pᵀ tanh(W_p h_t))
+# ----------------------------------------------------------------------------------------------
+
+def position_42(length: float | None = None, squash: bool = True) -> float:
+    d = DATA_42
+    S = d["S"] if length is None else length
+    hidden = [math.tanh(sum(d["W_p"][k, m] * d["h_t"][m] for m in range(3))) for k in range(2)]
+    z = sum(d["v_p"][k] * hidden[k] for k in range(2))
+    return S / (1 + math.exp(-z)) if squash else S * z
+
+
+def _as_float(x, what: str) -> float:
+    if hasattr(x, "detach"):
+        if x.numel() != 1:
+            raise AssertionError(f"{what} is one number, got a tensor of shape {tuple(x.shape)}.")
+        x = x.item()
+    if isinstance(x, bool):
+        raise AssertionError(f"{what} should be a number, not {x!r}.")
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        raise AssertionError(f"{what} should be a number, got {type(x).__name__}.") from None
+
+
+@exercise("4.2")
+def check_position(answer) -> str:
+    got = _as_float(answer, "p_t")
+    right = position_42()
+    if abs(got - right) < TOL:
+        return (f"p_t = {right:.3f}: a real number between 0 and S = {DATA_42['S']}, so the window may be "
+                "centred between two words.")
+    if abs(got - right / DATA_42["S"]) < TOL:
+        raise AssertionError("The sigmoid gives a fraction of the sentence; multiply it by the source length S.")
+    if abs(got - position_42(length=DATA_42["S"] - 1)) < TOL:
+        raise AssertionError("Multiply by S itself (the source length, 9), as in Luong et al. (Sec. 3.2), "
+                             "not by S - 1.")
+    if not 0 <= got <= DATA_42["S"]:
+        raise AssertionError(f"p_t must lie between 0 and S = {DATA_42['S']}: squash v_pᵀ tanh(W_p h_t) "
+                             "with a sigmoid before multiplying by S.")
+    raise AssertionError("Not quite: p_t = S * sigmoid(v_p @ tanh(W_p @ h_t)) with S = 9.")
+
+
+# ----------------------------------------------------------------------------------------------
+# 4.3 local-p weights: softmax over the window, times a Gaussian centred at p_t
+# ----------------------------------------------------------------------------------------------
+
+def local_weights_43(window: bool = True, gaussian: bool = True, sigma: float | None = None) -> np.ndarray:
+    d = DATA_43
+    p, D, scores = d["p_t"], d["D"], d["scores"]
+    sigma = D / 2 if sigma is None else sigma
+    inside = [s for s in range(len(scores)) if abs(s - p) <= D or not window]
+    align = np.zeros(len(scores))
+    align[inside] = _softmax(scores[inside])
+    if gaussian:
+        align = align * np.array([math.exp(-(s - p) ** 2 / (2 * sigma ** 2)) for s in range(len(scores))])
+    return align
+
+
+@exercise("4.3")
+def check_local_weights(answer) -> str:
+    got = _as_array(answer, "a_t").squeeze()
+    right = local_weights_43()
+    if got.shape != right.shape:
+        raise AssertionError(f"Give one weight per source position ({right.shape[0]}), zeros outside the window; "
+                             f"got shape {got.shape}.")
+    if np.allclose(got, right, atol=TOL):
+        return (f"Only positions {int(np.ceil(DATA_43['p_t'] - DATA_43['D']))}..."
+                f"{int(np.floor(DATA_43['p_t'] + DATA_43['D']))} are in the window, and the weights now sum to "
+                f"{right.sum():.3f}, not 1: the Gaussian is applied after the softmax.")
+    if np.allclose(got, local_weights_43(window=False), atol=TOL):
+        raise AssertionError("The softmax runs over the window only: positions s with |s - p_t| ≤ D; "
+                             "the others get weight 0.")
+    if np.allclose(got, local_weights_43(gaussian=False), atol=TOL):
+        raise AssertionError("Right window and softmax; now multiply each weight by exp(-(s - p_t)² / (2σ²)).")
+    if np.allclose(got, local_weights_43(sigma=DATA_43["D"]), atol=TOL):
+        raise AssertionError("σ is D / 2, not D.")
+    if np.allclose(got, got.sum() * local_weights_43() / right.sum(), atol=TOL) and abs(got.sum() - 1) < TOL:
+        raise AssertionError("Do not renormalise after the Gaussian: Luong et al. multiply the softmax by it, "
+                             "so the weights no longer sum to 1.")
+    raise AssertionError("Not quite: keep s with |s - p_t| ≤ D, softmax their scores, multiply by "
+                         "exp(-(s - p_t)² / (2 (D/2)²)), and put 0 elsewhere.")

@@ -1,0 +1,112 @@
+"""The checkers of chapter 3's exercises: a right answer (computed here with the package's own
+modules, independently of the checkers' NumPy loops) passes; typical wrong answers raise an
+AssertionError with a hint."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from attention_course.exercises import ch03, check
+from attention_course.models.attention import BahdanauAttention, masked_softmax
+from attention_course.models.layers import InitialState
+
+
+def _energies_with_module() -> torch.Tensor:
+    d = ch03.data("3.1")
+    att = BahdanauAttention(query_size=3, key_size=4, attention_size=3)
+    with torch.no_grad():
+        att.W_a.weight.copy_(d["W_a"])
+        att.U_a.weight.copy_(d["U_a"])
+        att.v_a.weight.copy_(d["v_a"][None, :])
+        keys = att.precompute(d["H"][None])
+        _, alpha = att(d["s_prev"][None, None], keys, d["H"][None], torch.ones(1, 4, dtype=torch.bool))
+        energy = att.v_a(torch.tanh(att.W_a(d["s_prev"]) + keys[0])).squeeze(-1)
+    assert torch.allclose(alpha[0, 0], torch.softmax(energy, -1))
+    return energy
+
+
+def _fails(key, answer, hint: str):
+    with pytest.raises(AssertionError, match=hint):
+        check(key, answer)
+
+
+def test_unanswered_prints_a_reminder(capsys):
+    check("3.1", None)
+    assert "not answered yet" in capsys.readouterr().out
+
+
+def test_31_right_answers_pass(capsys):
+    e = _energies_with_module()
+    check("3.1", e)
+    check("3.1", e.tolist())
+    d = ch03.data("3.1")
+    check("3.1", torch.tanh(d["W_a"] @ d["s_prev"] + d["H"] @ d["U_a"].T) @ d["v_a"])
+    assert capsys.readouterr().out.count("correct") == 3
+
+
+def test_31_wrong_answers_fail():
+    e = _energies_with_module()
+    d = ch03.data("3.1")
+    _fails("3.1", torch.softmax(e, -1), "weights")
+    _fails("3.1", (d["W_a"] @ d["s_prev"] + d["H"] @ d["U_a"].T) @ d["v_a"], "tanh")
+    _fails("3.1", e[:3], "one energy per source word")
+    _fails("3.1", e + 0.1, "Not quite")
+    _fails("3.1", "energies", "tensor")
+
+
+def test_32_right_answer_passes(capsys):
+    d = ch03.data("3.2")
+    mask = torch.arange(5) < d["length"]
+    alpha = masked_softmax(d["e"], mask)
+    check("3.2", (alpha, alpha @ d["H"]))
+    assert "correct" in capsys.readouterr().out
+
+
+def test_32_wrong_answers_fail():
+    d = ch03.data("3.2")
+    alpha = masked_softmax(d["e"], torch.arange(5) < d["length"])
+    unmasked = torch.softmax(d["e"], -1)
+    _fails("3.2", (unmasked, unmasked @ d["H"]), "padding")
+    _fails("3.2", (alpha, d["H"].sum(0)), "c = ")
+    _fails("3.2", (alpha[:3], alpha @ d["H"]), "padding included")
+    _fails("3.2", (alpha * 2, alpha @ d["H"]), "sum to 1")
+    _fails("3.2", alpha, "pair")
+
+
+def _s0(row: int, half: slice, tanh: bool = True) -> torch.Tensor:
+    d = ch03.data("3.3")
+    layer = InitialState(2, 3)
+    with torch.no_grad():
+        layer.W_s.weight.copy_(d["W_s"])
+        layer.W_s.bias.copy_(d["b_s"])
+        h = d["H"][row, half]
+        return layer(h) if tanh else layer.W_s(h)
+
+
+def test_33_right_answer_passes(capsys):
+    check("3.3", _s0(0, slice(2, 4)))
+    assert "correct" in capsys.readouterr().out
+
+
+def test_33_wrong_answers_fail():
+    _fails("3.3", _s0(-1, slice(2, 4)), "last row")
+    _fails("3.3", _s0(0, slice(0, 2)), "forward half")
+    _fails("3.3", _s0(0, slice(2, 4), tanh=False), "apply tanh")
+    _fails("3.3", _s0(1, slice(2, 4)), "Not quite")
+    _fails("3.3", [1.0, 2.0], "decoder's size")
+
+
+def test_33_matches_the_shipped_decoder_convention():
+    """The exercise's ←h_1 is what BahdanauDecoder.initial_state reads: the second half of row 0."""
+    from attention_course.models.bahdanau_decoder import BahdanauDecoder
+    from attention_course.models.encoder import EncoderOutput
+    from attention_course.models.layers import Memory
+
+    d = ch03.data("3.3")
+    dec = BahdanauDecoder(vocab_size=7, emb_size=2, hidden_size=3, key_size=4, attention_size=3)
+    with torch.no_grad():
+        dec.init.W_s.weight.copy_(d["W_s"])
+        dec.init.W_s.bias.copy_(d["b_s"])
+    enc = EncoderOutput(d["H"][None], torch.zeros(1, 4), torch.ones(1, 4, dtype=torch.bool), torch.tensor([4]))
+    with torch.no_grad():
+        check("3.3", dec.initial_state(Memory(enc, None))[0])
