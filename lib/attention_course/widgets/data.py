@@ -1,0 +1,120 @@
+"""A decode as plain data: what each step of a widget shows, computed once per input.
+
+:func:`decode_view` turns a :class:`~attention_course.translator.Translation` (with its
+``steps``) into a JSON-able dict. Both renderers draw a step from it and nothing else: the
+Python one (:mod:`.render`, live widgets) and the JavaScript one (``static.js``, the book).
+All numbers are formatted here, so that the two show exactly the same text.
+
+A step view (``decode["steps"][n]``, for ``Translation.steps[n]``)::
+
+    label   "Step 3 of 14"
+    src     [{"a": "0.55" (weight as text, "" without attention),
+              "x": 0.55 (weight as a number, for the shading)}, ...], one per ``decode["source"]`` word
+    focus   index of the source word with the highest weight (None without attention)
+    prefix  the French words decoded before this step (the best hypothesis in a beam)
+    next    the word greedy search picks at this step (None in a beam search)
+    topk    [{"w": word, "p": "0.933", "pct": 93.3, "pick": picked or kept}, ...]
+    beams   [{"i": 1, "tokens": ["J'", "aime"], "score": "-0.07"}, ...]  (beam search only)
+    cands   [{"from": 1, "new": "aime", "score": "-0.16", "status": "alive"}, ...]
+            (the hypothesis ``beams[from - 1]`` extended by the word ``new``;
+             status: "alive" kept in the beam, "finished" ended with </s>, "pruned" dropped)
+    done    the final translation on the last step, else None
+"""
+from __future__ import annotations
+
+import math
+
+__all__ = ["decode_view", "heatmap_view", "search_label", "step_state"]
+
+
+def search_label(beam_size: int) -> str:
+    return "greedy" if beam_size == 1 else f"beam {beam_size}"
+
+
+def _argmax(weights) -> int:
+    return max(range(len(weights)), key=lambda j: weights[j])
+
+
+def _num(x: float, digits: int) -> str:
+    if not math.isfinite(x):
+        return "-inf" if x < 0 else "nan"
+    text = f"{x:.{digits}f}"
+    return "0." + "0" * digits if text == "-0." + "0" * digits else text
+
+
+def _step_view(step, n: int, total: int, source: list[str], beam_size: int, final: str) -> dict:
+    best = step.hypotheses[0]
+    attn = best.attention
+    if attn is not None:
+        attn = [float(a) for a in attn]
+        src = [{"a": _num(a, 2), "x": round(min(max(a, 0.0), 1.0), 3)} for a in attn]
+        focus = _argmax(attn)
+    else:
+        src = [{"a": "", "x": 0.0} for _ in source]
+        focus = None
+    if beam_size == 1:
+        nxt = step.chosen[-1] if step.chosen else None
+        picked = {nxt}
+    else:
+        nxt = None
+        picked = {c.tokens[-1] for c in step.candidates if c.parent == 0 and c.status != "pruned"}
+    topk = [{"w": w, "p": _num(p, 3), "pct": round(100 * min(max(p, 0.0), 1.0), 1), "pick": w in picked}
+            for w, p in best.top_k]
+    beams, cands = [], []
+    if beam_size > 1:
+        beams = [{"i": i + 1, "tokens": list(h.tokens), "score": _num(h.score, 2)}
+                 for i, h in enumerate(step.hypotheses)]
+        cands = [{"from": c.parent + 1, "new": c.tokens[-1], "score": _num(c.score, 2),
+                  "status": c.status} for c in step.candidates]
+    return {"label": f"Step {n + 1} of {total}", "src": src, "focus": focus, "prefix": list(best.tokens),
+            "next": nxt, "topk": topk, "beams": beams, "cands": cands,
+            "done": final if n == total - 1 else None}
+
+
+def decode_view(translation, model: str, beam_size: int, text: str | None = None) -> dict:
+    """Everything a stepper shows for one decode, step by step (see the module docstring)."""
+    steps = translation.steps
+    if not steps:
+        raise ValueError("this translation has no step record: translate with Translator.translate(...)")
+    source = list(translation.source_tokens)
+    return {
+        "input": text if text is not None else " ".join(source),
+        "model": model,
+        "search": search_label(beam_size),
+        "source": source,
+        "output": translation.text,
+        "steps": [_step_view(s, n, len(steps), source, beam_size, translation.text)
+                  for n, s in enumerate(steps)],
+    }
+
+
+def step_state(view: dict) -> dict:
+    """The essentials of a step view, in the form of ``Translation.steps[n]`` (for tests)."""
+    return {
+        "prefix": list(view["prefix"]),
+        "focus": view["focus"],
+        "topk": [t["w"] for t in view["topk"]],
+        "beams": [list(b["tokens"]) for b in view["beams"]],
+    }
+
+
+def heatmap_view(translation, title: str) -> dict:
+    """A translation's attention matrix for :func:`.render.render_heatmap`.
+
+    ``rows`` (one per French word) is None for a model without attention; each row has its
+    ``cells`` (weight as text, empty below 0.005, and as a number), the ``focus`` column
+    (highest weight) and the ``top`` three columns.
+    """
+    source = list(translation.source_tokens)
+    attn = translation.attention
+    rows = None
+    if attn is not None:
+        rows = []
+        for word, weights in zip(translation.target_tokens, attn):
+            weights = [float(a) for a in weights]
+            order = sorted(range(len(weights)), key=lambda j: -weights[j])
+            rows.append({"w": word,
+                         "cells": [{"a": _num(a, 2)[1:] if 0.005 <= a < 0.995 else ("1" if a >= 0.995 else ""),
+                                    "x": round(min(max(a, 0.0), 1.0), 3)} for a in weights],
+                         "focus": order[0], "top": order[:3]})
+    return {"title": title, "source": source, "rows": rows}

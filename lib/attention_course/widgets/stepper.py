@@ -1,0 +1,181 @@
+"""DecodingStepper: watch a model translate, one decoding step at a time (needs a kernel).
+
+>>> from attention_course.widgets import DecodingStepper
+>>> DecodingStepper("I like red cars.", model="bahdanau", beam_size=3)
+
+Type a sentence, pick a model and a search, then step with the buttons, the slider or play.
+The sentence is decoded once (``Translator.translate`` records every step); stepping only
+redraws the record. Core ipywidgets only, so it runs with ipywidgets 8 and with 7.7.1 (Colab).
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import ipywidgets as widgets
+
+from ..checkpoint import CheckpointError
+from .data import decode_view, step_state
+from .examples import EXAMPLES
+from .render import render_error, render_step, style_tag
+
+__all__ = ["DecodingStepper"]
+
+GREEDY, BEAM = "greedy", "beam search"
+CACHE_SIZE = 32
+
+
+def wrap(body: str) -> str:
+    """HTML for an ``ipywidgets.HTML`` value: the stylesheet and the body in ``.ac-widget``."""
+    return f'{style_tag()}<div class="ac-widget">{body}</div>'
+
+
+def friendly_error(exc: Exception) -> str:
+    if isinstance(exc, (ValueError, CheckpointError)):
+        return str(exc)
+    return f"Something went wrong ({type(exc).__name__}): {exc}"
+
+
+class DecodingStepper(widgets.VBox):
+    """A sentence box, model and search choices, step controls and the current step's view."""
+
+    def __init__(self, text: str = EXAMPLES[0], model: str = "bahdanau", beam_size: int = 1,
+                 top_k: int = 5, models=None, loader=None, interval_ms: int = 900, **kwargs):
+        if loader is None:
+            from .. import pretrained
+            loader = pretrained.load
+            models = list(models or pretrained.available())
+        models = list(models or [model])
+        if model not in models:
+            raise ValueError(f"unknown model {model!r}; choose one of: {', '.join(models)}")
+        self._load, self._top_k = loader, top_k
+        self._cache: OrderedDict = OrderedDict()
+        self.decode: dict | None = None      # the data of the current decode (see .data)
+        self.translation = None              # its Translation
+        self.error: str | None = None        # the message shown instead, if any
+
+        wide = {"description_width": "6em"}
+        self.text_box = widgets.Text(value=text, description="English", continuous_update=False,
+                                     placeholder="Type an English sentence and press Enter",
+                                     layout=widgets.Layout(width="100%"), style=wide)
+        self.model_menu = widgets.Dropdown(options=models, value=model, description="Model", style=wide)
+        self.search_buttons = widgets.ToggleButtons(options=[GREEDY, BEAM],
+                                                    value=GREEDY if beam_size == 1 else BEAM)
+        self.beam_slider = widgets.IntSlider(value=beam_size if beam_size > 1 else 3, min=2, max=10,
+                                             description="beam size", disabled=beam_size == 1,
+                                             continuous_update=False)
+        self.translate_button = widgets.Button(description="Translate", button_style="primary")
+        self.prev_button = widgets.Button(description="◀ previous", tooltip="previous step",
+                                          layout=widgets.Layout(width="auto"))
+        self.next_button = widgets.Button(description="next ▶", tooltip="next step",
+                                          layout=widgets.Layout(width="auto"))
+        self.play = widgets.Play(value=0, min=0, max=0, step=1, interval=interval_ms, description="play",
+                                 show_repeat=False)
+        self.slider = widgets.IntSlider(value=0, min=0, max=0, description="step", readout=False,
+                                        layout=widgets.Layout(flex="1 1 auto"))
+        widgets.jslink((self.play, "value"), (self.slider, "value"))
+        self.view = widgets.HTML()
+
+        self.text_box.observe(self._inputs_changed, names="value")
+        self.model_menu.observe(self._inputs_changed, names="value")
+        self.search_buttons.observe(self._inputs_changed, names="value")
+        self.beam_slider.observe(self._inputs_changed, names="value")
+        self.translate_button.on_click(lambda _: self.run())
+        self.prev_button.on_click(lambda _: self.go(self.step - 1))
+        self.next_button.on_click(lambda _: self.go(self.step + 1))
+        self.slider.observe(self._step_changed, names="value")
+
+        super().__init__(children=[
+            self.text_box,
+            widgets.HBox([self.model_menu, self.search_buttons, self.beam_slider, self.translate_button],
+                         layout=widgets.Layout(flex_flow="row wrap", align_items="center")),
+            widgets.HBox([self.prev_button, self.play, self.next_button, self.slider],
+                         layout=widgets.Layout(align_items="center")),
+            self.view,
+        ], **kwargs)
+        self.run()
+
+    # ---- the decode (once per input) ------------------------------------------------------
+
+    @property
+    def beam_size(self) -> int:
+        return 1 if self.search_buttons.value == GREEDY else int(self.beam_slider.value)
+
+    def run(self) -> None:
+        """Decode the current input (or take it from the cache) and show its first step."""
+        self.beam_slider.disabled = self.search_buttons.value == GREEDY
+        text, model, beam = self.text_box.value, self.model_menu.value, self.beam_size
+        key = (text, model, beam)
+        try:
+            if key not in self._cache:
+                translation = self._load(model).translate(text, beam_size=beam, top_k=self._top_k)
+                self._cache[key] = (translation, decode_view(translation, model, beam, text))
+                while len(self._cache) > CACHE_SIZE:
+                    self._cache.popitem(last=False)
+            self._cache.move_to_end(key)
+            self.translation, self.decode = self._cache[key]
+            self.error = None
+        except Exception as exc:  # noqa: BLE001 - shown to the reader instead of a traceback
+            self.translation, self.decode, self.error = None, None, friendly_error(exc)
+        last = len(self.decode["steps"]) - 1 if self.decode else 0
+        for name in ("playing", "_playing"):   # ipywidgets 8 / 7.7.1
+            if self.play.has_trait(name):
+                setattr(self.play, name, False)
+        self.play.value = 0
+        self.slider.value = 0
+        self.play.max = last
+        self.slider.max = last
+        self._draw()
+
+    def _inputs_changed(self, change) -> None:
+        self.run()
+
+    # ---- stepping (redraw only) -----------------------------------------------------------
+
+    @property
+    def step(self) -> int:
+        return int(self.slider.value)
+
+    @property
+    def n_steps(self) -> int:
+        return len(self.decode["steps"]) if self.decode else 0
+
+    def go(self, n: int) -> None:
+        """Show step ``n`` (clipped to the decode)."""
+        n = max(0, min(int(n), max(self.n_steps - 1, 0)))
+        if n != self.slider.value:
+            self.slider.value = n     # redraws through _step_changed
+        else:
+            self._draw()
+
+    def next(self) -> None:
+        self.go(self.step + 1)
+
+    def previous(self) -> None:
+        self.go(self.step - 1)
+
+    def _step_changed(self, change) -> None:
+        # Keep Play where the slider is: jslink copies Play's value onto the slider when a page
+        # (re)draws the widgets, and Play counts on from its own value.
+        if self.play.value != self.slider.value:
+            self.play.value = self.slider.value
+        self._draw()
+
+    def _draw(self) -> None:
+        if self.decode is None:
+            self.view.value = wrap(render_error(self.error or ""))
+        else:
+            self.view.value = wrap(render_step(self.decode, self.step))
+        self.prev_button.disabled = self.decode is None or self.step == 0
+        self.next_button.disabled = self.decode is None or self.step >= self.n_steps - 1
+
+    @property
+    def html(self) -> str:
+        """The HTML of what the view shows now."""
+        return self.view.value
+
+    @property
+    def state(self) -> dict:
+        """What the current step shows: prefix, focus (source index), top-k words, beams."""
+        if self.decode is None:
+            return {"error": self.error}
+        return {"step": self.step, **step_state(self.decode["steps"][self.step])}

@@ -1,0 +1,370 @@
+"""The widgets without a browser: what each step shows equals ``Translation.steps[n]``, stepping
+never calls the model again, bad input becomes a message, user text stays text, and the static
+page embeds its data safely.
+
+Runs with ipywidgets 8 and, in .ci/run, with 7.7.1 (Colab's). Every sentence is invented.
+"""
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from attention_course import pretrained
+from attention_course.widgets import (EXAMPLES, AttentionExplorer, DecodingStepper, decode_view, render_step,
+                                      static_data, static_stepper, static_stepper_html, step_state)
+from attention_course.widgets.static import render_static, safe_json
+
+from helpers_widgets import (PAYLOADS, CountingLoader, FakeTranslator, assert_only_our_markup, parse,
+                             shown_step)
+
+pytestmark = pytest.mark.widgets
+
+SENTENCE = "The little girl is reading a book in the garden."
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def fmt(x: float) -> str:
+    text = f"{x:.2f}"
+    return "0.00" if text == "-0.00" else text
+
+
+def expected(step, beam: bool) -> dict:
+    """What step ``step`` (a StepRecord with words) must show."""
+    best = step.hypotheses[0]
+    return {
+        "prefix": list(best.tokens),
+        "focus": None if best.attention is None else int(np.argmax(best.attention)),
+        "topk": [w for w, _ in best.top_k],
+        "next": None if beam else step.chosen[-1],
+        "beams": [[str(i + 1), " ".join(h.tokens) or "(start)", fmt(h.score)]
+                  for i, h in enumerate(step.hypotheses)] if beam else [],
+        "cands": [[str(c.parent + 1), " ".join(c.tokens), fmt(c.score)] for c in step.candidates],
+        "statuses": [f"ac-{c.status}" for c in step.candidates],
+    }
+
+
+def check_step(html: str, step, source, beam: bool, n: int, total: int):
+    shown = shown_step(html)
+    want = expected(step, beam)
+    assert shown["label"] == f"Step {n + 1} of {total}"
+    assert shown["source"] == list(source)
+    assert shown["prefix"] == want["prefix"]
+    assert shown["focus"] == want["focus"] and shown["n_focus"] == (0 if want["focus"] is None else 1)
+    assert shown["topk"] == want["topk"]
+    assert shown["next"] == want["next"]
+    assert shown["beams"] == want["beams"]
+    assert [c[0][:3] for c in shown["cands"]] == want["cands"]
+    assert [c[1] for c in shown["cands"]] == want["statuses"]
+    if step.hypotheses[0].attention is not None:
+        assert shown["weights"] == [f"{a:.2f}" for a in step.hypotheses[0].attention]
+    return shown
+
+
+@pytest.mark.parametrize("beam_size", [1, 3])
+def test_each_step_shows_the_record(beam_size):
+    stepper = DecodingStepper(SENTENCE, model="bahdanau", beam_size=beam_size)
+    reference = pretrained.load("bahdanau").translate(SENTENCE, beam_size=beam_size)
+    steps = stepper.translation.steps
+    assert [s.chosen for s in steps] == [s.chosen for s in reference.steps]
+    assert stepper.n_steps == len(steps) and stepper.slider.max == len(steps) - 1
+    for n in range(len(steps)):
+        if n:
+            stepper.next()
+        assert stepper.step == n
+        check_step(stepper.html, steps[n], reference.source_tokens, beam_size > 1, n, len(steps))
+        state = stepper.state
+        want = expected(steps[n], beam_size > 1)
+        assert state["prefix"] == want["prefix"] and state["focus"] == want["focus"]
+        assert state["topk"] == want["topk"]
+        assert state["beams"] == ([list(h.tokens) for h in steps[n].hypotheses] if beam_size > 1 else [])
+    assert shown_step(stepper.html)["done"] == reference.text
+    # Backwards, by the slider (what Play and the slider drive) and by go().
+    for n in reversed(range(len(steps))):
+        stepper.slider.value = n
+        assert stepper.state["prefix"] == list(steps[n].hypotheses[0].tokens)
+    stepper.go(10_000)
+    assert stepper.step == len(steps) - 1
+    assert stepper.play.value == stepper.step      # Play goes on from where the slider is
+    stepper.go(-3)
+    assert stepper.step == 0 and stepper.prev_button.disabled and not stepper.next_button.disabled
+
+
+@pytest.mark.parametrize("model", pretrained.available())
+def test_every_model_steps(model):
+    stepper = DecodingStepper("I like red cars.", model=model, beam_size=1)
+    translator = pretrained.load(model)
+    for beam in (1, 2):
+        if beam == 2:
+            stepper.search_buttons.value = "beam search"
+            stepper.beam_slider.value = 2
+        assert stepper.error is None, stepper.error
+        assert stepper.beam_size == beam
+        t = stepper.translation
+        assert t.text == translator.translate("I like red cars.", beam_size=beam).text
+        stepper.go(stepper.n_steps - 1)
+        shown = check_step(stepper.html, t.steps[-1], t.source_tokens, beam > 1, len(t.steps) - 1, len(t.steps))
+        assert shown["done"] == t.text
+        assert (shown["focus"] is None) == (not translator.has_attention)
+        if not translator.has_attention:
+            assert "no attention" in shown["all_text"]
+
+
+def test_model_menu_lists_every_shipped_model():
+    stepper = DecodingStepper("I like red cars.")
+    assert list(stepper.model_menu.options) == pretrained.available()
+    for name in pretrained.available():
+        stepper.model_menu.value = name
+        assert stepper.error is None and stepper.decode["model"] == name
+
+
+def test_stepping_does_not_call_the_model_again():
+    loader = CountingLoader(pretrained.load)
+    stepper = DecodingStepper(SENTENCE, model="luong-dot", loader=loader, models=["luong-dot", "bahdanau"])
+    assert len(loader.calls) == 1
+    for _ in range(stepper.n_steps + 2):
+        stepper.next()
+    for _ in range(3):
+        stepper.previous()
+    stepper.slider.value = 1
+    stepper.play.value = 2          # Play drives the slider through jslink in the browser
+    stepper.slider.value = 2
+    stepper.go(0)
+    stepper.prev_button.click()
+    stepper.next_button.click()
+    assert len(loader.calls) == 1
+    stepper.search_buttons.value = "beam search"     # a new input: one new decode
+    assert len(loader.calls) == 2 and loader.calls[-1] == ("luong-dot", SENTENCE, 3)
+    for _ in range(4):
+        stepper.next()
+    assert len(loader.calls) == 2
+    stepper.search_buttons.value = "greedy"          # seen before: from the cache
+    stepper.translate_button.click()
+    assert len(loader.calls) == 2
+    stepper.model_menu.value = "bahdanau"
+    assert len(loader.calls) == 3
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "nothing to translate"),
+    ("   \t ", "nothing to translate"),
+    (" ".join(["word"] * 1000), "1000 words"),
+    ("<b>" * 60, "at most 100"),
+])
+def test_bad_input_is_a_message_not_a_traceback(text, message):
+    stepper = DecodingStepper("I like red cars.", model="bahdanau")
+    stepper.go(3)
+    stepper.text_box.value = text
+    assert stepper.decode is None and message in stepper.error
+    root = assert_only_our_markup(stepper.html)
+    errors = root.find_all("ac-error")
+    assert len(errors) == 1 and message in errors[0].text
+    assert "Traceback" not in stepper.html and "File \"" not in stepper.html
+    assert stepper.state == {"error": stepper.error}
+    assert stepper.prev_button.disabled and stepper.next_button.disabled
+    stepper.next()                                   # stepping with nothing decoded is harmless
+    stepper.text_box.value = "I like red cars."      # and it recovers
+    assert stepper.error is None and stepper.n_steps > 1
+
+
+def test_unexpected_errors_are_shown_escaped():
+    class Broken:
+        def translate(self, *a, **k):
+            raise RuntimeError("<script>alert(1)</script> failed")
+
+    stepper = DecodingStepper("I like red cars.", model="m", models=["m"], loader=lambda name: Broken())
+    root = assert_only_our_markup(stepper.html)
+    assert "<script>alert(1)</script> failed" in root.find("ac-error").text
+    assert "&lt;script&gt;" in stepper.html
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+@pytest.mark.parametrize("beam_size", [1, 3])
+def test_typed_text_is_only_ever_text_in_the_live_stepper(payload, beam_size):
+    """The fake model echoes the typed text and the payloads as words, top-k words and beams."""
+    fake = FakeTranslator()
+    stepper = DecodingStepper(payload, model="fake", models=["fake"], loader=lambda name: fake,
+                              beam_size=beam_size)
+    assert stepper.error is None
+    steps = stepper.translation.steps
+    for n in range(len(steps)):
+        stepper.go(n)
+        shown = check_step(stepper.html, steps[n], PAYLOADS + [payload], beam_size > 1, n, len(steps))
+        assert shown["source"][-1] == payload                     # verbatim, as text
+    assert "<img" not in stepper.html and "<script" not in stepper.html.replace("&lt;script", "")
+    assert fake.calls == 1
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_typed_text_is_only_ever_text_in_the_explorer(payload):
+    fake = FakeTranslator()
+    explorer = AttentionExplorer(payload, models=("a", "b"), choices=["a", "b"], loader=lambda name: fake)
+    for i in range(len(PAYLOADS)):
+        explorer.select(0, i)
+        explorer.select(1, len(PAYLOADS) - 1 - i)
+        root = assert_only_our_markup(explorer.html)
+        heads = [th.text for th in root.find_all("ac-heat")[0].find(tag="thead").find_all(tag="th")]
+        assert heads[1:] == PAYLOADS + [payload]
+        rows = root.find_all("ac-heat")[0].find(tag="tbody").find_all(tag="tr")
+        assert [r.find(tag="th").text for r in rows] == PAYLOADS
+        assert [("ac-sel" in r.classes) for r in rows] == [k == i for k in range(len(rows))]
+    assert "<img" not in explorer.html
+
+
+def test_explorer_shows_two_models_and_selects_a_word():
+    explorer = AttentionExplorer(SENTENCE, models=("bahdanau", "luong-dot"))
+    t_left, t_right = explorer.translations
+    root = assert_only_our_markup(explorer.html)
+    panels = root.find_all("ac-panel")
+    assert [p.find("ac-panel-title").text for p in panels] == ["bahdanau", "luong-dot"]
+    for panel, t in zip(panels, (t_left, t_right)):
+        heat = panel.find("ac-heat")
+        assert [th.text for th in heat.find(tag="thead").find_all(tag="th")][1:] == t.source_tokens
+        rows = heat.find(tag="tbody").find_all(tag="tr")
+        assert [r.find(tag="th").text for r in rows] == t.target_tokens
+        cells = [[td.text for td in r.find_all(tag="td")] for r in rows]
+        assert len(cells[0]) == len(t.source_tokens)
+    assert explorer.selected == [None, None]
+    assert not any("ac-has-sel" in h.classes for h in parse(explorer.html)[0].find_all("ac-heat"))
+    explorer.select(0, 2)
+    root = assert_only_our_markup(explorer.html)
+    left = root.find_all("ac-heat")[0]
+    assert left.classes >= {"ac-has-sel"}
+    rows = left.find(tag="tbody").find_all(tag="tr")
+    assert "ac-sel" in rows[2].classes
+    focus = int(np.argmax(t_left.attention[2]))
+    focus_heads = [th.text for th in left.find(tag="thead").find_all("ac-focus")]
+    assert focus_heads == [t_left.source_tokens[focus]]
+    looks = root.find("ac-looks").text
+    assert looks.startswith(f"«{t_left.target_tokens[2]}» looks at: {t_left.source_tokens[focus]} ")
+    # Hovering a French word highlights its row: CSS, so it also works in a static page.
+    assert "tbody:hover tr:not(:hover)" in explorer.html
+    # A model without attention says so; an empty sentence is a message.
+    explorer.model_menus[1].value = "seq2seq"
+    assert "This model has no attention." in parse(explorer.html)[0].find_all("ac-panel")[1].text
+    assert list(explorer.word_menus[1].options) == [("(none)", -1)]
+    explorer.text_box.value = ""
+    assert "nothing to translate" in parse(explorer.html)[0].find("ac-error").text
+
+
+# ---- static mode (no kernel) ------------------------------------------------------------------
+
+def _scripts(html: str) -> list[str]:
+    return re.findall(r"<script\b[^>]*>(.*?)</script>", html, flags=re.S | re.I)
+
+
+def test_static_stepper_embeds_every_decode():
+    examples = ["I like red cars.", SENTENCE]
+    out = static_stepper(examples, models=("bahdanau", "seq2seq"), beam_sizes=(1, 3))
+    html = out.data
+    assert html.count("<script") == 2 and html.count("</script>") == 2
+    assert "require" not in _scripts(html)[1] and "http" not in html.replace("http-equiv", "")
+    data = json.loads(_scripts(html)[0])
+    assert data["examples"] == examples and data["models"] == ["bahdanau", "seq2seq"]
+    assert data["searches"] == ["greedy", "beam 3"]
+    for i, text in enumerate(examples):
+        for j, model in enumerate(data["models"]):
+            for k, beam in enumerate((1, 3)):
+                t = pretrained.load(model).translate(text, beam_size=beam)
+                decode = data["decodes"][i][j][k]
+                assert decode == json.loads(json.dumps(decode_view(t, model, beam, text)))
+                for n, step in enumerate(t.steps):
+                    want = expected(step, beam > 1)
+                    state = step_state(decode["steps"][n])
+                    assert state["prefix"] == want["prefix"] and state["focus"] == want["focus"]
+                    assert state["topk"] == want["topk"]
+    # Without JavaScript the first step is already drawn, by the same renderer as the live widget.
+    first = render_step(data["decodes"][0][0][0], 0)
+    assert f'<div class="ac-view">{first}</div>' in html
+    # The same call gives the same page (stored notebook outputs stay comparable).
+    assert static_stepper_html(examples, models=("bahdanau", "seq2seq"), beam_sizes=(1, 3)) == html
+
+
+def test_static_default_examples_are_the_invented_ones():
+    assert len(EXAMPLES) >= 5
+    assert any(len(e.split()) >= 16 for e in EXAMPLES)
+    data = static_data(models=("bahdanau",), beam_sizes=(1,))
+    assert data["examples"] == EXAMPLES
+    unknown = [d[0][0] for d in data["decodes"] if "Zorbulak" in d[0][0]["input"]]
+    assert unknown, "one example has an unknown proper name"
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_static_page_keeps_typed_text_as_data(payload):
+    fake = FakeTranslator()
+    html = static_stepper_html([payload, "I like red cars."], models=("fake",), beam_sizes=(1, 2),
+                               loader=lambda name: fake)
+    data_block, js = _scripts(html)
+    # Nothing in the JSON can end the script element or open a comment or a tag.
+    assert "<" not in data_block and ">" not in data_block and "&" not in data_block
+    assert "\u2028" not in data_block and "\u2029" not in data_block
+    data = json.loads(data_block)
+    assert data["examples"][0] == payload
+    decode = data["decodes"][0][0][0]
+    assert decode["source"][-1] == payload and decode["input"] == payload
+    assert decode["steps"][0]["topk"][0]["w"] == PAYLOADS[0]
+    # The page is exactly: style, two slots, data block, script; every tag is ours.
+    outside = html.replace(data_block, "").replace(js, "")
+    assert re.findall(r"<(\w+)", outside) == (["div", "style", "div", "div"]
+                                             + re.findall(r"<(\w+)", render_step(decode, 0))
+                                             + ["script", "script"])
+    # The JavaScript never uses innerHTML/outerHTML/insertAdjacentHTML/document.write/eval.
+    for banned in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "Function("):
+        assert banned not in js
+    assert "textContent" in js
+
+
+def test_safe_json_escapes_what_could_close_a_script():
+    text = safe_json({"a": "</script><!-- & -->", "b": ["<", ">", "&", "\u2028"]})
+    assert not set("<>&") & set(text) and "\u2028" not in text
+    assert json.loads(text) == {"a": "</script><!-- & -->", "b": ["<", ">", "&", "\u2028"]}
+
+
+def test_static_page_is_only_our_markup():
+    fake = FakeTranslator()
+    data = static_data(["I like red cars."], models=("fake",), beam_sizes=(1,), loader=lambda n: fake)
+    html = render_static(data)
+    data_block, js = _scripts(html)
+    root, tags = parse(html.replace(data_block, "").replace(js, ""))
+    assert {t for t, _ in tags} <= {"div", "style", "script", "span", "table", "tbody", "tr", "td", "th"}
+    assert [a for t, a in tags if t == "script"] == [{"type": "application/json", "class": "ac-data"}, {}]
+    assert root.find("ac-static") is not None and root.find("ac-controls-slot") is not None
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(examples=[]), "at least one example"),
+    (dict(models=()), "at least one model"),
+    (dict(examples=["x"] * 50, models=("a", "b", "c"), beam_sizes=(1, 2)), "choose fewer"),
+    (dict(examples=[""]), "nothing to translate"),
+])
+def test_static_stepper_bad_arguments(kwargs, message):
+    fake = FakeTranslator()
+    with pytest.raises(ValueError, match=message):
+        static_data(loader=lambda name: fake, **{"models": ("fake",), **kwargs})
+
+
+def test_widgets_use_only_api_that_ipywidgets_7_has():
+    """The widgets are core ipywidgets that exist in 7.7.1 and 8 (this file runs under both)."""
+    import ipywidgets
+
+    stepper = DecodingStepper("I like red cars.", model="bahdanau")
+    kinds = {type(w).__name__ for w in _walk(stepper)}
+    assert kinds <= {"DecodingStepper", "VBox", "HBox", "Text", "Dropdown", "ToggleButtons", "IntSlider",
+                     "Button", "Play", "HTML"}
+    assert ipywidgets.__version__.split(".")[0] in {"7", "8"}
+
+
+def _walk(w):
+    yield w
+    for c in getattr(w, "children", ()):
+        yield from _walk(c)
