@@ -1,0 +1,209 @@
+"""The Translator with the shipped models: odd and hostile input gives either a sane
+Translation or a readable ValueError, never a hang or a deep torch traceback; unknown
+target words are replaced through attention.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from attention_course import pretrained
+from attention_course.translator import MAX_BEAM, MAX_TOKENS, Translation, replace_unknowns
+
+from helpers_models import hang_guard, one_thread  # noqa: F401 (one_thread: autouse fixture)
+
+UNK = "<unk>"
+HANG_SECONDS = 60   # a guard against hangs, far above the ~0.1 s a sentence takes (not a speed test)
+
+ODD_INPUTS = {
+    "empty": "",
+    "whitespace": " \t\n \u00a0 ",
+    "zero-width": "\u200b\u200b",
+    "punctuation": "?!...,;:",
+    "one dot": ".",
+    "unknown word": "Zorglubination",
+    "emoji": "I love 😀🍕 so much 🎉",
+    "only emoji": "😀😀😀",
+    "chinese": "我喜欢吃苹果。",
+    "arabic": "أحب القطط كثيرا",
+    "cyrillic": "Я люблю кошек.",
+    "mixed scripts": "Tom said привет and 你好 to Mary.",
+    "control characters": "Hello\x00 there\x07\x1b[31m friend\x7f.",
+    "script tag": '<script>alert("x")</script>',
+    "html": '<img src=x onerror="alert(1)"> <b>bold</b> &amp; &lt;',
+    "quotes": "\"Hello,\" she said, 'don't' \u201csmart\u201d \u2018quotes\u2019.",
+    "one long word": "a" * 5000,
+    "numbers": "3.14159 1,000,000 12:45 42",
+    "newlines": "Line one.\n\nLine two.\r\nLine three.",
+    "surrogate-free astral": "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 𝕥𝕖𝕩𝕥",
+}
+MODELS = pretrained.available()
+
+
+def assert_sane(t: Translation, tr, beam: int = 1) -> None:
+    assert isinstance(t, Translation)
+    assert isinstance(t.text, str)
+    assert all(isinstance(w, str) for w in t.source_tokens + t.target_tokens + t.raw_tokens)
+    assert len(t.raw_tokens) == len(t.target_tokens)
+    assert "</s>" not in t.target_tokens and "<pad>" not in t.target_tokens and "<s>" not in t.target_tokens
+    assert np.isfinite(t.score) and t.score <= 0
+    if beam == 1:
+        assert len(t.steps) == len(t.target_tokens) + 1    # the last step chose </s>
+    else:                                                   # the beam goes on until K hypotheses end
+        assert len(t.steps) >= len(t.target_tokens) + 1
+    if tr.has_attention:
+        assert isinstance(t.attention, np.ndarray)
+        assert t.attention.shape == (len(t.target_tokens), len(t.source_tokens))
+        assert np.isfinite(t.attention).all() and (t.attention >= 0).all()
+        assert (t.attention.sum(1) <= 1 + 1e-5).all()
+    else:
+        assert t.attention is None
+
+
+def translate_or_value_error(tr, text, **kw):
+    with hang_guard(HANG_SECONDS, f"translating {text[:40]!r} with {tr.name}"):
+        try:
+            return tr.translate(text, **kw)
+        except ValueError as e:
+            message = str(e)
+            assert 20 < len(message) < 400 and "Traceback" not in message and "tensor" not in message
+            return e
+
+
+def check_odd_inputs(tr, labels, beams):
+    outcome = {}
+    for label in labels:
+        for beam in beams:
+            got = translate_or_value_error(tr, ODD_INPUTS[label], beam_size=beam)
+            if isinstance(got, Translation):
+                assert_sane(got, tr, beam)
+            outcome[label] = type(got).__name__
+    for label in {"empty", "whitespace", "zero-width"} & set(labels):
+        assert outcome[label] == "ValueError", f"{label!r} has nothing to translate"
+    for label in {"unknown word", "emoji", "chinese", "cyrillic", "script tag", "quotes"} & set(labels):
+        assert outcome[label] == "Translation", f"{label!r} is translatable text"
+
+
+@pytest.mark.parametrize("name, beams", [("bahdanau", (1, 3)), ("luong-local-p", (1,)), ("seq2seq", (1,))],
+                         ids=["bahdanau", "luong-local-p", "seq2seq"])
+def test_odd_input_gives_a_sane_translation_or_a_readable_error(name, beams):
+    """Every odd input on one model of each family (and with a beam on one of them)."""
+    check_odd_inputs(pretrained.load(name), list(ODD_INPUTS), beams=beams)
+
+
+@pytest.mark.parametrize("name", [n for n in MODELS if n not in ("bahdanau", "luong-local-p", "seq2seq")])
+def test_odd_input_on_the_other_models(name):
+    check_odd_inputs(pretrained.load(name), ["empty", "punctuation", "emoji", "chinese", "arabic", "cyrillic",
+                                             "control characters", "quotes", "one long word"], beams=(1,))
+
+
+def test_empty_text_message_says_what_to_do():
+    with pytest.raises(ValueError, match="nothing to translate"):
+        pretrained.load("bahdanau").translate("   ")
+
+
+def test_the_longest_accepted_input_translates():
+    tr = pretrained.load("luong-general")
+    with hang_guard(HANG_SECONDS, f"{MAX_TOKENS} tokens"):
+        assert_sane(tr.translate(" ".join(["cat"] * (MAX_TOKENS - 1)) + "."), tr)
+
+
+@pytest.mark.parametrize("words", [MAX_TOKENS + 1, 1000])
+def test_a_long_paragraph_is_refused_with_the_limit_in_the_message(words):
+    tr = pretrained.load("luong-general")
+    text = " ".join(["word"] * words)
+    with hang_guard(HANG_SECONDS, "a long paragraph"), pytest.raises(ValueError) as err:
+        tr.translate(text)
+    assert str(MAX_TOKENS) in str(err.value) and str(words) in str(err.value)
+    with pytest.raises(ValueError, match=str(MAX_TOKENS)):
+        tr.translate_batch(["A short one.", text])
+
+
+@pytest.mark.parametrize("bad", [None, 42, 3.5, b"bytes", ["a list"], {"text": "x"}])
+def test_non_string_input_is_a_value_error(bad):
+    tr = pretrained.load("bahdanau")
+    with pytest.raises(ValueError, match="string"):
+        tr.translate(bad)
+    with pytest.raises(ValueError, match="string"):
+        tr.translate_batch(["Fine.", bad])
+
+
+@pytest.mark.parametrize("bad", [0, -1, MAX_BEAM + 1, 2.0, 2.5, "3", None, True])
+def test_bad_beam_size_is_a_value_error(bad):
+    with pytest.raises(ValueError, match="beam_size"):
+        pretrained.load("bahdanau").translate("I am here.", beam_size=bad)
+
+
+@pytest.mark.parametrize("label", ["script tag", "html", "quotes"])
+def test_markup_in_the_input_is_split_into_plain_tokens(label):
+    """The tokenizer splits markup into single characters and words, and every output token is a
+    target-vocabulary word or a copied source token: no tag can come out whole (escaping the
+    text for HTML is the display's job)."""
+    tr = pretrained.load("bahdanau")
+    t = tr.translate(ODD_INPUTS[label])
+    assert_sane(t, tr)
+    for tok in t.source_tokens + t.target_tokens:
+        assert not ("<" in tok and len(tok) > 1) and not (">" in tok and len(tok) > 1), tok
+    assert all(tok in tr.tgt_vocab or tok in t.source_tokens for tok in t.target_tokens)
+
+
+def test_batch_and_single_translations_agree():
+    tr = pretrained.load("luong-general")
+    texts = ["The cat is sleeping under my chair.", "Hello!", "Can you help me carry this heavy box?"]
+    batch = tr.translate_batch(texts, beam_size=3)
+    for text, t in zip(texts, batch):
+        single = tr.translate(text, beam_size=3)
+        assert single.target_tokens == t.target_tokens
+        assert single.score == pytest.approx(t.score, abs=1e-4)
+
+
+# ------------------------------------------------------------------------------------------
+# <unk> replacement
+# ------------------------------------------------------------------------------------------
+
+def test_replace_unknowns_takes_the_most_attended_source_word():
+    source = ["Zorglub", "met", "Blixa", "."]
+    attention = np.array([[0.7, 0.1, 0.1, 0.1],
+                          [0.1, 0.6, 0.2, 0.1],
+                          [0.05, 0.05, 0.8, 0.1],
+                          [0.0, 0.0, 0.1, 0.9]])
+    assert replace_unknowns([UNK, "a", UNK, "."], attention, source) == ["Zorglub", "a", "Blixa", "."]
+    assert replace_unknowns(["rien", "."], attention[:2], source) == ["rien", "."]
+    assert replace_unknowns([UNK, "x"], None, source) == [UNK, "x"]     # without attention: unchanged
+
+
+PROPER_NAMES = ["My friend Zorglub lives in Paris.", "Blixa is very tall.", "I met Quarkus yesterday.",
+                "Zorglub and Blixa are eating."]
+
+
+@pytest.mark.parametrize("name", [n for n in MODELS if n not in ("seq2seq-init", "seq2seq")])
+def test_unknown_words_are_replaced_through_attention(name):
+    tr = pretrained.load(name)
+    replaced = 0
+    for text in PROPER_NAMES:
+        for beam in ((1, 4) if name in ("bahdanau", "luong-general") else (1,)):
+            t = tr.translate(text, beam_size=beam)
+            assert_sane(t, tr, beam)
+            for i, (raw, final) in enumerate(zip(t.raw_tokens, t.target_tokens)):
+                if raw == UNK:
+                    assert final == t.source_tokens[int(t.attention[i].argmax())]
+                    replaced += 1
+                else:
+                    assert final == raw
+            plain = tr.translate(text, beam_size=beam, replace_unk=False)
+            assert plain.target_tokens == t.raw_tokens
+    assert replaced > 0, f"{name} produced no <unk> for the invented names, so replacement was not exercised"
+
+
+def test_models_without_attention_keep_unk():
+    tr = pretrained.load("seq2seq")
+    t = tr.translate(PROPER_NAMES[0])
+    assert t.attention is None and t.target_tokens == t.raw_tokens
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_every_model_translates_an_invented_sentence(name):
+    tr = pretrained.load(name)
+    t = tr.translate("I like the red car.", beam_size=5)
+    assert_sane(t, tr, 5)
+    assert t.text and t.text[0].isupper() and t.text.rstrip()[-1] in ".!?"
