@@ -79,6 +79,7 @@ def save_model(directory: str | Path, model: Seq2Seq, cfg: ModelConfig, src_voca
     os.close(fd)
     try:
         save_file(tensors, tmp)
+        os.chmod(tmp, 0o644)   # save_file rewrites the file as private (0600)
         os.replace(tmp, d / "model.safetensors")
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
