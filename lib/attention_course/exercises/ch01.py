@@ -1,0 +1,112 @@
+"""Checks for the exercises of chapter 1 (sequence to sequence with RNNs)."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from . import exercise
+
+GRU_INPUT, GRU_HIDDEN = 384, 256   # exercise 1.1: the decoder GRU of `seq2seq`
+
+
+def gru_parameters(input_size: int, hidden_size: int) -> int:
+    """Three blocks (reset, update, candidate), each with W (hidden x input), U (hidden x hidden)
+    and PyTorch's two bias vectors."""
+    return 3 * (hidden_size * input_size + hidden_size * hidden_size + 2 * hidden_size)
+
+
+@exercise("1.1")
+def check_gru_parameters(answer) -> str:
+    expected = gru_parameters(GRU_INPUT, GRU_HIDDEN)
+    if isinstance(answer, bool) or not isinstance(answer, int):
+        raise AssertionError(f"Give the number of parameters as an integer, not {type(answer).__name__}.")
+    h, i = GRU_HIDDEN, GRU_INPUT
+    if answer == h * i + h * h + 2 * h or answer == h * i + h * h + h:
+        raise AssertionError("That is one block. The GRU has three: the reset gate, the update gate and the "
+                             "candidate state each have their own W, U and biases.")
+    if answer == 3 * (h * i + h * h + h):
+        raise AssertionError("Close: PyTorch gives every block two bias vectors, b_ih (input part) and b_hh (state part).")
+    if answer == 3 * (h * i + h * h):
+        raise AssertionError("Close: you counted the weight matrices; add the biases (two vectors per block in PyTorch).")
+    if answer != expected:
+        raise AssertionError(f"{answer:,} is not right. Count, for each of the three blocks, the input matrix "
+                             f"({h} x {i}), the state matrix ({h} x {h}) and two bias vectors of {h}.")
+    return f"nn.GRU({i}, {h}) holds {expected:,} parameters."
+
+
+def _reference_step(x: torch.Tensor, h: torch.Tensor, rnn: nn.GRU) -> torch.Tensor:
+    """One step of ``rnn`` itself (PyTorch's implementation), independent of the package."""
+    out, _ = rnn(x[:, None, :], h[None])
+    return out[:, 0]
+
+
+def _swapped_update(x: torch.Tensor, h: torch.Tensor, rnn: nn.GRU) -> torch.Tensor:
+    """The most common slip: h' = z ⊙ n + (1 - z) ⊙ h."""
+    gi = x @ rnn.weight_ih_l0.T + rnn.bias_ih_l0
+    gh = h @ rnn.weight_hh_l0.T + rnn.bias_hh_l0
+    i_r, i_z, i_n = gi.chunk(3, -1)
+    h_r, h_z, h_n = gh.chunk(3, -1)
+    r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
+    n = torch.tanh(i_n + r * h_n)
+    return z * n + (1 - z) * h
+
+
+@exercise("1.2")
+def check_gru_step(answer) -> str:
+    if not callable(answer):
+        raise AssertionError("Set answer to your function itself (answer = my_gru_step), not to its result.")
+    gen = torch.Generator().manual_seed(12)
+    for batch, n_in, n_hidden in ((1, 3, 4), (5, 7, 6)):
+        with torch.random.fork_rng():
+            torch.manual_seed(int(torch.randint(0, 10_000, (1,), generator=gen)))
+            rnn = nn.GRU(n_in, n_hidden, batch_first=True)
+        x = torch.randn(batch, n_in, generator=gen)
+        h = torch.randn(batch, n_hidden, generator=gen)
+        with torch.no_grad():
+            expected = _reference_step(x, h, rnn)
+            try:
+                got = answer(x.clone(), h.clone(), rnn)
+            except Exception as e:  # the reader's code failed: say so plainly
+                raise AssertionError(f"Your function raised {e.__class__.__name__}: {e}") from None
+        if got is None:
+            raise AssertionError("Your function returned None: return the new state.")
+        if not isinstance(got, torch.Tensor):
+            raise AssertionError(f"Return a tensor, not {type(got).__name__}.")
+        if tuple(got.shape) != tuple(expected.shape):
+            raise AssertionError(f"The new state should have shape {tuple(expected.shape)} (batch x hidden), "
+                                 f"got {tuple(got.shape)}.")
+        if torch.allclose(got, expected, atol=1e-5):
+            continue
+        with torch.no_grad():
+            if torch.allclose(got, _swapped_update(x, h, rnn), atol=1e-5):
+                raise AssertionError("The update gate is used the wrong way round: PyTorch computes "
+                                     "h' = (1 - z) * n + z * h.")
+        raise AssertionError("The new state differs from nn.GRU's. Check the order of the blocks (reset, update, "
+                             "candidate), both biases, and that the reset gate multiplies (U_n h + b_hn).")
+    return "Your step matches nn.GRU."
+
+
+@exercise("1.3")
+def check_teacher_forcing(answer) -> str:
+    from ..data.batching import make_batch
+    from ..data.vocabulary import SPECIALS, Vocabulary
+
+    target = ["Il", "pleut", "."]
+    vocab = Vocabulary([*SPECIALS, *target])
+    batch = make_batch([[4]], [vocab.encode(target)])
+    expected_in = [vocab.itos[i] for i in batch.tgt_in[0]]
+    expected_out = [vocab.itos[i] for i in batch.tgt_out[0]]
+    if not isinstance(answer, (tuple, list)) or len(answer) != 2:
+        raise AssertionError("Give a pair (tgt_in, tgt_out) of two lists of tokens.")
+    got_in, got_out = (list(a) if isinstance(a, (list, tuple)) else a for a in answer)
+    if not isinstance(got_in, list) or not isinstance(got_out, list):
+        raise AssertionError("Both tgt_in and tgt_out should be lists of tokens (strings).")
+    if got_in == expected_out and got_out == expected_in:
+        raise AssertionError("You swapped them: the decoder *reads* the sequence that starts with <s>.")
+    if got_in != expected_in:
+        raise AssertionError("tgt_in is not right: the decoder first reads the start marker, then the reference "
+                             "words, and never reads </s>.")
+    if got_out != expected_out:
+        raise AssertionError("tgt_out is not right: at every step the decoder must predict the next reference "
+                             "word, and after the last word it must predict the end marker.")
+    return "Each step reads tgt_in[i] and predicts tgt_out[i]."
