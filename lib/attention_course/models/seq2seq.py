@@ -4,7 +4,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..data.vocabulary import Vocabulary
@@ -69,7 +68,7 @@ class Seq2Seq(nn.Module):
         vocabulary (the costliest layer), so padding costs nothing there and changes nothing."""
         features, _ = self.decoder(tgt_in, self.encode(src, src_lengths))
         real = tgt_out != Vocabulary.pad_index
-        return F.cross_entropy(self.decoder.project(features[real]), tgt_out[real], reduction=reduction)
+        return self.decoder.project.cross_entropy(features[real], tgt_out[real], reduction=reduction)
 
 
 def build_model(cfg: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) -> Seq2Seq:
