@@ -14,13 +14,9 @@ import math
 import numpy as np
 
 from . import exercise
+from .answers import rounded_normal as _data, as_array as _as_array, softmax as _softmax, as_float as _as_float
 
 TOL = 1e-3
-
-
-def _data(seed: int, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    return {k: np.round(rng.normal(size=shape), 1) + 0.0 for k, shape in shapes.items()}  # + 0.0: no -0.0
 
 
 # 4.1: a decoder state h_t (size 3), 5 source annotations h̄_s (size 3) and W_a (3 x 3).
@@ -40,21 +36,6 @@ def data(key: str) -> dict:
     source = {"4.1": DATA_41, "4.2": DATA_42, "4.3": DATA_43}[key]
     return {k: torch.tensor(v, dtype=torch.float32) if isinstance(v, np.ndarray) else v
             for k, v in source.items()}
-
-
-def _as_array(x, what: str) -> np.ndarray:
-    if hasattr(x, "detach"):                       # a torch tensor
-        x = x.detach().cpu().numpy()
-    try:
-        return np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise AssertionError(f"{what} should be a tensor, an array or a list of numbers, "
-                             f"got {type(x).__name__}.") from None
-
-
-def _softmax(x: np.ndarray) -> np.ndarray:
-    e = np.exp(x - x.max())
-    return e / e.sum()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -98,19 +79,6 @@ def position_42(length: float | None = None, squash: bool = True) -> float:
     hidden = [math.tanh(sum(d["W_p"][k, m] * d["h_t"][m] for m in range(3))) for k in range(2)]
     z = sum(d["v_p"][k] * hidden[k] for k in range(2))
     return S / (1 + math.exp(-z)) if squash else S * z
-
-
-def _as_float(x, what: str) -> float:
-    if hasattr(x, "detach"):
-        if x.numel() != 1:
-            raise AssertionError(f"{what} is one number, got a tensor of shape {tuple(x.shape)}.")
-        x = x.item()
-    if isinstance(x, bool):
-        raise AssertionError(f"{what} should be a number, not {x!r}.")
-    try:
-        return float(x)
-    except (TypeError, ValueError):
-        raise AssertionError(f"{what} should be a number, got {type(x).__name__}.") from None
 
 
 @exercise("4.2")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 from . import exercise
+from .answers import as_float as _as_float
 
 # 5.1 and 5.2: three finished hypotheses: (tokens including </s>, total log-probability).
 HYPOTHESES = {
@@ -37,15 +38,6 @@ ATTENTION_54 = [
 
 def _normalised(alpha: float, drop_eos: bool = False) -> dict[str, float]:
     return {k: s / ((len(toks) - drop_eos) ** alpha) for k, (toks, s) in HYPOTHESES.items()}
-
-
-def _as_float(x, what: str) -> float:
-    if isinstance(x, bool):
-        raise AssertionError(f"{what} should be a number, not {x!r}.")
-    try:
-        return float(x)
-    except (TypeError, ValueError):
-        raise AssertionError(f"{what} should be a number, not {x!r}.") from None
 
 
 @exercise("5.1")

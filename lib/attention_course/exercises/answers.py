@@ -1,0 +1,40 @@
+"""Reading a reader's answer as numbers, and the small numeric helpers the checkers share."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def as_array(x, what: str, dtype=np.float64) -> np.ndarray:
+    """A tensor, array or nested list as a NumPy array; anything else fails with a hint."""
+    if hasattr(x, "detach"):                       # a torch tensor
+        x = x.detach().cpu().numpy()
+    try:
+        return np.asarray(x, dtype=dtype)
+    except (TypeError, ValueError):
+        raise AssertionError(f"{what} should be a tensor, an array or a list of numbers, "
+                             f"got {type(x).__name__}.") from None
+
+
+def as_float(x, what: str) -> float:
+    """One number (a Python number or a one-element tensor); anything else fails with a hint."""
+    if hasattr(x, "detach"):
+        if x.numel() != 1:
+            raise AssertionError(f"{what} is one number, got a tensor of shape {tuple(x.shape)}.")
+        x = x.item()
+    if isinstance(x, bool):
+        raise AssertionError(f"{what} should be a number, not {x!r}.")
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        raise AssertionError(f"{what} should be a number, got {type(x).__name__}.") from None
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max())
+    return e / e.sum()
+
+
+def rounded_normal(seed: int, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+    """Seeded exercise data: standard normal numbers rounded to one decimal (easy to read)."""
+    rng = np.random.default_rng(seed)
+    return {k: np.round(rng.normal(size=shape), 1) + 0.0 for k, shape in shapes.items()}
