@@ -6,38 +6,33 @@ from torch import nn
 from attention_course.exercises import check, ch01
 
 
-def right_gru_step(x, h, rnn):
+def _gru_step(x, h, rnn, swap_update=False, reset_before_product=False):
+    """A GRU step written out; the two flags make the typical wrong variants.
+
+    swap_update: z ⊙ n + (1 - z) ⊙ h (the update gate the wrong way round);
+    reset_before_product: Cho et al.'s U(r ⊙ h), a valid GRU but not nn.GRU's U h ⊙ r.
+    """
     W_r, W_z, W_n = rnn.weight_ih_l0.chunk(3)
     U_r, U_z, U_n = rnn.weight_hh_l0.chunk(3)
     b_ir, b_iz, b_in = rnn.bias_ih_l0.chunk(3)
     b_hr, b_hz, b_hn = rnn.bias_hh_l0.chunk(3)
     r = torch.sigmoid(x @ W_r.T + b_ir + h @ U_r.T + b_hr)
     z = torch.sigmoid(x @ W_z.T + b_iz + h @ U_z.T + b_hz)
-    n = torch.tanh(x @ W_n.T + b_in + r * (h @ U_n.T + b_hn))
-    return (1 - z) * n + z * h
+    hidden = (r * h) @ U_n.T + b_hn if reset_before_product else r * (h @ U_n.T + b_hn)
+    n = torch.tanh(x @ W_n.T + b_in + hidden)
+    return z * n + (1 - z) * h if swap_update else (1 - z) * n + z * h
+
+
+def right_gru_step(x, h, rnn):
+    return _gru_step(x, h, rnn)
 
 
 def swapped_gru_step(x, h, rnn):
-    W_r, W_z, W_n = rnn.weight_ih_l0.chunk(3)
-    U_r, U_z, U_n = rnn.weight_hh_l0.chunk(3)
-    b_ir, b_iz, b_in = rnn.bias_ih_l0.chunk(3)
-    b_hr, b_hz, b_hn = rnn.bias_hh_l0.chunk(3)
-    r = torch.sigmoid(x @ W_r.T + b_ir + h @ U_r.T + b_hr)
-    z = torch.sigmoid(x @ W_z.T + b_iz + h @ U_z.T + b_hz)
-    n = torch.tanh(x @ W_n.T + b_in + r * (h @ U_n.T + b_hn))
-    return z * n + (1 - z) * h
+    return _gru_step(x, h, rnn, swap_update=True)
 
 
 def paper_reset_gru_step(x, h, rnn):
-    """Cho et al.'s U(r ⊙ h): a different (valid) GRU, but not nn.GRU."""
-    W_r, W_z, W_n = rnn.weight_ih_l0.chunk(3)
-    U_r, U_z, U_n = rnn.weight_hh_l0.chunk(3)
-    b_ir, b_iz, b_in = rnn.bias_ih_l0.chunk(3)
-    b_hr, b_hz, b_hn = rnn.bias_hh_l0.chunk(3)
-    r = torch.sigmoid(x @ W_r.T + b_ir + h @ U_r.T + b_hr)
-    z = torch.sigmoid(x @ W_z.T + b_iz + h @ U_z.T + b_hz)
-    n = torch.tanh(x @ W_n.T + b_in + (r * h) @ U_n.T + b_hn)
-    return (1 - z) * n + z * h
+    return _gru_step(x, h, rnn, reset_before_product=True)
 
 
 def test_1_1_counts_parameters_like_torch():
