@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from attention_course.models.layers import input_part, projected_cross_entropy
 
-from helpers_models import TGT_VOCAB, random_batch, tiny_model, one_thread  # noqa: F401 (one_thread: autouse fixture)
+from helpers_models import random_batch, tiny_model, one_thread  # noqa: F401 (one_thread: autouse fixture)
 
 ROWS, WIDTH, VOCAB = 13, 7, 29
 TOLS = {torch.float64: dict(atol=1e-12, rtol=1e-10), torch.float32: dict(atol=2e-5, rtol=1e-5)}
