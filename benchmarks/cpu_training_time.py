@@ -3,7 +3,8 @@
     python benchmarks/cpu_training_time.py [NAMES] [--batches 40] [--threads 2]
 
 For every config it times ``--batches`` training steps on batches drawn evenly from a
-real epoch (same length mix as the full epoch), then projects
+real epoch (same length mix as the full epoch) with the training CLI's own step
+(``attention_course.train.training_step``, the config's projection precision), then projects
     epochs × (tokens per epoch / measured tokens per second)
 and prints it next to the 60-minute budget. Dev-BLEU decoding after each epoch is timed
 once and added. The machine's load (``os.getloadavg``) is printed: other work on the two
@@ -19,7 +20,8 @@ from pathlib import Path
 import torch
 
 from attention_course.models import build_model
-from attention_course.train import RunConfig, dev_bleu, epoch_batches, prepare_data
+from attention_course.train import (RunConfig, dev_bleu, epoch_batches, make_optimizer, prepare_data,
+                                    projection_dtype, training_step)
 
 CONFIGS = Path(__file__).resolve().parents[1] / "lib" / "attention_course" / "configs"
 
@@ -41,24 +43,22 @@ def main() -> None:
         src_vocab, tgt_vocab, encoded, dev = data
         torch.manual_seed(cfg.train.seed)
         model = build_model(cfg.model, len(src_vocab), len(tgt_vocab))
-        opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
+        opt = make_optimizer(model, cfg.train.lr)
+        dtype = projection_dtype(cfg.train.projection, "cpu")
         batches = epoch_batches(encoded, cfg.train, 0)
         epoch_tokens = sum(b.n_tokens for b in batches)
         sample = sorted(batches, key=lambda b: b.tgt_out.size(1))[:: max(1, len(batches) // args.batches)][: args.batches]
         model.train()
         t0, tokens = time.perf_counter(), 0
         for b in sample:
-            loss = model.loss(b.src, b.src_lengths, b.tgt_in, b.tgt_out)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+            training_step(model, opt, b, cfg.train.clip, dtype)      # what the training CLI runs
             tokens += b.n_tokens
         tok_s = tokens / (time.perf_counter() - t0)
         t1 = time.perf_counter()
         dev_bleu(model, src_vocab, tgt_vocab, dev[:200], "cpu")
         dev_s = (time.perf_counter() - t1) * len(dev) / 200
         total_min = cfg.train.epochs * (epoch_tokens / tok_s + dev_s) / 60
-        print(f"{name:22s} {tok_s:7.0f} tok/s  epoch {epoch_tokens / tok_s / 60:5.1f} min + dev {dev_s / 60:4.1f} min"
+        print(f"{name:22s} {tok_s:7.0f} tok/s (projection {str(dtype or torch.float32)[6:]})  epoch {epoch_tokens / tok_s / 60:5.1f} min + dev {dev_s / 60:4.1f} min"
               f"  → {cfg.train.epochs} epochs ≈ {total_min:5.1f} min (budget 60)")
 
 

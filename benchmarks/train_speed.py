@@ -9,8 +9,11 @@ Both models have the shipped ``bahdanau`` architecture and sizes (read from
 a maxout deep output of width 128 and a vocabulary projection tied to the target
 embedding, dropout 0.2.
 
-* **package**: ``attention_course.models.build_model`` and the training step of
-  ``attention_course.train`` (``model.loss``, backward, gradient clipping, Adam).
+* **package**: ``attention_course.models.build_model`` and ``attention_course.train``'s own
+  ``training_step`` and ``make_optimizer`` (``model.loss``, backward, gradient clipping, fused
+  Adam), with the vocabulary projection in the precision the shipped config's
+  ``train.projection`` picks on this machine (``auto``: bfloat16 mixed precision on a CPU with
+  native bf16 matrix units, else float32; ``--projection float32`` forces float32).
 * **reference**: the same network written the way the PyTorch tutorial "NLP From
   Scratch: Translation with a Sequence to Sequence Network and Attention" writes its
   ``AttnDecoderRNN``: a Python loop over target steps; at every step embed the
@@ -23,9 +26,10 @@ embedding, dropout 0.2.
   on packed sequences, so both models compute the same function.
 
 The reference receives a copy of the package model's initial parameters, and before
-anything is timed both must give the same loss on the first batch (dropout off,
-tolerance 1e-4); the largest gradient difference is printed too. Both then train with
-Adam (same learning rate and clipping) on the same batches, for ``--warmup`` untimed
+anything is timed both must give the same loss on the first batch (dropout off, float32,
+tolerance 1e-4); the largest gradient difference is printed too, and so is the package's
+loss with the mixed-precision projection. Both then train with Adam (the tutorial's
+``torch.optim.Adam`` for the reference; same learning rate and clipping) on the same batches, for ``--warmup`` untimed
 steps and ``--steps`` timed ones, in blocks of ``--block`` steps that alternate
 package/reference (ABBA...), so a burst of load from other work on a shared machine
 hits both. Reported numbers are medians over blocks; the ratio is the median of the
@@ -58,7 +62,9 @@ For comparison the reference's own count is printed too: the same terms over eve
 padded position, plus U_a h_j recomputed at every step. The fp32 matmul peak is measured in
 the same run with the same thread count: ``torch.mm`` of two 2048 x 2048 matrices,
 three times between every pair of blocks; the median is the peak used for the
-percentage (it was measured under the same load), the best is printed beside it.
+percentage (it was measured under the same load), the best is printed beside it. With the
+bf16 projection the package's FLOPs are not all float32 ones, so the bf16 matmul peak
+(same sizes) is printed as well.
 The last line is ``ratio: X.XX`` (package tokens/s over reference tokens/s).
 """
 from __future__ import annotations
@@ -79,7 +85,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from attention_course.data.batching import bucket_batches
 from attention_course.data.vocabulary import Vocabulary
 from attention_course.models import build_model
-from attention_course.train import RunConfig, epoch_batches
+from attention_course.train import RunConfig, epoch_batches, make_optimizer, projection_dtype, training_step
 
 PACKAGE = Path(__file__).resolve().parents[1] / "lib" / "attention_course"
 CONFIG = PACKAGE / "configs" / "bahdanau.json"
@@ -257,8 +263,8 @@ def reference_flops(batch, m, tgt_vocab: int) -> float:
     return 3 * forward
 
 
-def matmul_gflops(n: int = 2048, repeats: int = 3) -> list[float]:
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def matmul_gflops(n: int = 2048, repeats: int = 3, dtype=torch.float32) -> list[float]:
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
     out = []
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -267,19 +273,23 @@ def matmul_gflops(n: int = 2048, repeats: int = 3) -> list[float]:
     return out
 
 
-def train_steps(model, optimizer, batches, clip: float) -> float:
-    """Seconds for the package's training step on each batch (as in attention_course.train)."""
+def train_steps(model, optimizer, batches, clip: float, dtype=None) -> float:
+    """Seconds for ``attention_course.train.training_step`` on each batch (the reference's
+    ``loss`` has the same signature, minus the projection precision)."""
     t0 = time.perf_counter()
     for b in batches:
-        loss = model.loss(b.src, b.src_lengths, b.tgt_in, b.tgt_out)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-        optimizer.step()
+        if isinstance(model, Reference):
+            loss = model.loss(b.src, b.src_lengths, b.tgt_in, b.tgt_out)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+            optimizer.step()
+        else:
+            training_step(model, optimizer, b, clip, dtype)
     return time.perf_counter() - t0
 
 
-def check_same_function(package, reference, batch) -> tuple[float, float, float]:
+def check_same_function(package, reference, batch, dtype) -> tuple[float, float, float, float]:
     package.eval(), reference.eval()
     losses, grads = [], []
     for model in (package, reference):
@@ -295,8 +305,11 @@ def check_same_function(package, reference, batch) -> tuple[float, float, float]
     for (name, _), g in zip(package.named_parameters(), grads[0]):
         prefix = next(k for k in NAME_MAP if name.startswith(k))
         worst = max(worst, float((g - ref_grads[NAME_MAP[prefix] + name[len(prefix):]]).abs().max()))
+    mixed = float(package.loss(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out,
+                               projection_dtype=dtype).detach()) if dtype is not None else losses[0]
+    package.zero_grad(set_to_none=True)
     package.train(), reference.train()
-    return losses[0], losses[1], worst
+    return losses[0], losses[1], worst, mixed
 
 
 def main() -> None:
@@ -306,6 +319,8 @@ def main() -> None:
     p.add_argument("--block", type=int, default=3, help="steps per timed block (default 3)")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     p.add_argument("--synthetic", action="store_true", help="synthetic batches even when the corpus is there")
+    p.add_argument("--projection", choices=("auto", "float32", "bfloat16"),
+                   help="the package's projection precision (default: the shipped config's, auto)")
     args = p.parse_args()
     if args.steps < args.block or args.block < 1:
         raise SystemExit("--steps must be at least --block, and --block at least 1")
@@ -325,6 +340,7 @@ def main() -> None:
     if len(batches) < n_batches:
         raise SystemExit(f"only {len(batches)} batches available, {n_batches} needed")
     warm, timed = batches[: max(1, args.warmup)], batches[max(1, args.warmup):]
+    dtype = projection_dtype(args.projection or cfg.train.projection, "cpu")
 
     torch.manual_seed(cfg.train.seed)
     package = build_model(m, src_size, tgt_size)
@@ -339,17 +355,19 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores, "
           f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
 
-    loss_p, loss_r, grad_diff = check_same_function(package, reference, batches[0])
-    print(f"first batch, dropout off: loss package {loss_p:.6f}, reference {loss_r:.6f} "
+    loss_p, loss_r, grad_diff, loss_mixed = check_same_function(package, reference, batches[0], dtype)
+    print(f"first batch, dropout off, float32: loss package {loss_p:.6f}, reference {loss_r:.6f} "
           f"(|diff| {abs(loss_p - loss_r):.1e}); largest gradient difference {grad_diff:.1e}")
+    print(f"package's vocabulary projection while training: {dtype or torch.float32}"
+          + (f" (first-batch loss {loss_mixed:.6f}, |diff| {abs(loss_mixed - loss_p):.1e})" if dtype else ""))
     if abs(loss_p - loss_r) > 1e-4:
         raise SystemExit("the two models do not compute the same loss; not timing them")
 
-    opts = {name: torch.optim.Adam(model.parameters(), lr=cfg.train.lr) for name, model in
-            (("package", package), ("reference", reference))}
+    opts = {"package": make_optimizer(package, cfg.train.lr),
+            "reference": torch.optim.Adam(reference.parameters(), lr=cfg.train.lr)}
     models = {"package": package, "reference": reference}
     for name in ("package", "reference"):
-        train_steps(models[name], opts[name], warm, cfg.train.clip)
+        train_steps(models[name], opts[name], warm, cfg.train.clip, dtype)
 
     blocks = [timed[k: k + args.block] for k in range(0, len(timed) - args.block + 1, args.block)]
     tok_s = {"package": [], "reference": []}
@@ -358,7 +376,7 @@ def main() -> None:
         tokens = sum(b.n_tokens for b in block)
         seconds = {}
         for name in (("package", "reference") if j % 2 == 0 else ("reference", "package")):
-            seconds[name] = train_steps(models[name], opts[name], block, cfg.train.clip)
+            seconds[name] = train_steps(models[name], opts[name], block, cfg.train.clip, dtype)
             tok_s[name].append(tokens / seconds[name])
         gflops.append(sum(package_flops(b, m, tgt_size) for b in block) / seconds["package"] / 1e9)
         ref_gflops.append(sum(reference_flops(b, m, tgt_size) for b in block) / seconds["reference"] / 1e9)
@@ -366,10 +384,12 @@ def main() -> None:
         peaks += matmul_gflops()
 
     peak = statistics.median(peaks)
+    bf16_peak = statistics.median(matmul_gflops(dtype=torch.bfloat16, repeats=5)) if dtype else None
     pkg_gflops = statistics.median(gflops)
     load = os.getloadavg()
     print(f"fp32 matmul (torch.mm 2048x2048, {torch.get_num_threads()} threads): median {peak:.1f} GFLOP/s, "
-          f"best {max(peaks):.1f} GFLOP/s over {len(peaks)} runs")
+          f"best {max(peaks):.1f} GFLOP/s over {len(peaks)} runs"
+          + (f"; bf16 matmul (same sizes): {bf16_peak:.1f} GFLOP/s" if bf16_peak else ""))
     print(f"package: {statistics.median(tok_s['package']):.0f} tok/s, {pkg_gflops:.1f} GFLOP/s = "
           f"{100 * pkg_gflops / peak:.1f}% of peak {peak:.1f} GFLOP/s ({100 * pkg_gflops / max(peaks):.1f}% of the best)")
     flop_ratio = sum(reference_flops(b, m, tgt_size) for b in timed) / sum(package_flops(b, m, tgt_size) for b in timed)

@@ -1,7 +1,7 @@
 """The training fast paths against plain PyTorch: the blockwise projected cross-entropy equals
 ``F.cross_entropy(F.linear(t, W, b), y)`` in value and gradients, the fused Bahdanau
-teacher-forcing loop equals a loop over ``_advance`` written here, and the opt-in bfloat16
-projection (``bf16_projection``) stays close to float32 and still trains.
+teacher-forcing loop equals a loop over ``_advance`` written here, and the mixed-precision
+(bfloat16) projection used for training stays close to float32 (it also trains: test_training.py).
 """
 from __future__ import annotations
 
@@ -77,6 +77,33 @@ def test_projected_cross_entropy_gradient_for_some_inputs_only_and_upstream_scal
     torch.testing.assert_close(gb, eb, **TOLS[torch.float64])
 
 
+def relative_error(got: torch.Tensor, expected: torch.Tensor) -> float:
+    return float((got.double() - expected.double()).norm() / expected.double().norm())
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("chunk", [None, 1, 7, 64, 1000])      # 150 rows: 1 divides, 7 and 64 do not
+def test_mixed_precision_projection_is_close_to_float32(reduction, chunk):
+    g = torch.Generator().manual_seed(5)
+    rows, width, vocab = 150, 24, 500
+    t = torch.randn(rows, width, generator=g, requires_grad=True)
+    W = (torch.randn(vocab, width, generator=g) * 0.5).requires_grad_()
+    b = (torch.randn(vocab, generator=g) * 0.1).requires_grad_()
+    y = torch.randint(0, vocab, (rows,), generator=g)
+    y[10:20] = y[0]                                  # repeated targets
+    expected, expected_grads = value_and_grads(plain(reduction), t, W, b, y)
+    got, got_grads = value_and_grads(
+        lambda *a: projected_cross_entropy(*a, reduction=reduction, chunk=chunk, dtype=torch.bfloat16), t, W, b, y)
+    assert got.dtype == torch.float32 and all(x.dtype == torch.float32 for x in got_grads)
+    assert relative_error(got, expected) < 2e-3
+    for name, gr, e in zip(("t", "W", "b"), got_grads, expected_grads):
+        assert relative_error(gr, e) < 2e-2, name      # bf16 keeps 8 bits: about 0.5 % here
+    # without gradients (evaluation) the float32 path runs: the same numbers as float32
+    with torch.no_grad():
+        exact = projected_cross_entropy(t, W, b, y, reduction=reduction, chunk=chunk, dtype=torch.bfloat16)
+    torch.testing.assert_close(exact, expected, **TOLS[torch.float32])
+
+
 def test_projected_cross_entropy_rejects_a_bad_reduction():
     t, W, b, y = inputs(torch.float32)
     with pytest.raises(ValueError, match="reduction"):
@@ -129,3 +156,44 @@ def test_fused_bahdanau_gradients_equal_the_loop():
         grads.append(torch.autograd.grad(loss, list(model.parameters())))
     for (name, _), g, e in zip(model.named_parameters(), *grads):
         torch.testing.assert_close(g, e, atol=1e-12, rtol=1e-9, msg=lambda m: f"{name}: {m}")
+
+
+def test_hand_written_backward_of_the_bahdanau_recurrence_passes_gradcheck():
+    """Every input's gradient, through all three outputs (states, contexts and the attention
+    weights), against finite differences; one sentence has padded source positions."""
+    from attention_course.models.bahdanau_recurrence import BahdanauRecurrence
+    g = torch.Generator().manual_seed(11)
+    B, T, S, D, A, K = 3, 4, 5, 3, 4, 6
+    r = lambda *shape: torch.randn(*shape, generator=g, dtype=torch.float64, requires_grad=True)  # noqa: E731
+    mask = torch.ones(B, S, dtype=torch.bool)
+    mask[1, 3:] = False
+    mask_bias = torch.zeros(B, S, dtype=torch.float64).masked_fill(~mask, float("-inf"))
+    inputs = (r(B, T, 3 * D), r(B, D), r(B, S, A), r(B, S, K), mask_bias, r(3 * D + A, D), r(3 * D + A),
+              r(3 * D, K), r(A))
+    assert torch.autograd.gradcheck(BahdanauRecurrence.apply, inputs, eps=1e-6, atol=1e-7)
+    states, contexts, alphas = BahdanauRecurrence.apply(*inputs)
+    assert torch.equal(alphas[1, :, 3:], torch.zeros(T, 2, dtype=torch.float64))   # no weight on padding
+
+
+# ------------------------------------------------------------------------------------------
+# Dropout with a torch.rand mask: the distribution and scaling of nn.Dropout
+# ------------------------------------------------------------------------------------------
+
+def test_dropout_zeroes_a_fraction_p_and_scales_the_rest():
+    from attention_course.models.dropout import Dropout
+    torch.manual_seed(0)
+    x = torch.rand(400_000, dtype=torch.float64) + 0.5          # no zeros of its own
+    x.requires_grad_()
+    drop = Dropout(0.2).train()
+    y = drop(x)
+    kept = y != 0
+    n = x.numel()
+    assert abs(float(1 - kept.double().mean()) - 0.2) < 5 * (0.2 * 0.8 / n) ** 0.5     # 5 sigma
+    torch.testing.assert_close(y[kept], x[kept] / 0.8, atol=0, rtol=1e-15)
+    (grad,) = torch.autograd.grad(y.sum(), x)
+    torch.testing.assert_close(grad, kept.double() / 0.8, atol=0, rtol=1e-15)
+    assert torch.equal(drop.eval()(x), x)                           # off outside training
+    assert torch.equal(Dropout(0.0).train()(x), x)
+    assert torch.equal(Dropout(1.0).train()(x), torch.zeros_like(x))
+    with pytest.raises(ValueError):
+        Dropout(1.5)

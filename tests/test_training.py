@@ -27,7 +27,8 @@ from attention_course.data.batching import make_batch
 from attention_course.data.vocabulary import Vocabulary
 from attention_course.models import ModelConfig, build_model
 from attention_course.search import greedy_search
-from attention_course.train import RunConfig, learning_rate, load_state, save_state, train
+from attention_course.train import (RunConfig, learning_rate, load_state, make_optimizer, projection_dtype,
+                                    save_state, train, training_step)
 from attention_course.translator import Translator
 
 from helpers_models import corpus_or_skip, one_thread, random_batch, tiny_model  # noqa: F401 (one_thread: autouse fixture)
@@ -57,8 +58,9 @@ PAIRS = [
 ]
 
 
-@pytest.mark.parametrize("decoder, attention", [("bahdanau", "general"), ("luong", "general")])
-def test_a_tiny_model_learns_twenty_invented_pairs_by_heart(decoder, attention):
+@pytest.mark.parametrize("decoder, attention, projection", [
+    ("bahdanau", "general", "float32"), ("luong", "general", "float32"), ("bahdanau", "general", "bfloat16")])
+def test_a_tiny_model_learns_twenty_invented_pairs_by_heart(decoder, attention, projection):
     src = [tokenize(en, "en") for en, _ in PAIRS]
     tgt = [tokenize(fr, "fr") for _, fr in PAIRS]
     src_vocab, tgt_vocab = Vocabulary.build(src, min_freq=1), Vocabulary.build(tgt, min_freq=1)
@@ -67,26 +69,34 @@ def test_a_tiny_model_learns_twenty_invented_pairs_by_heart(decoder, attention):
     cfg = ModelConfig(decoder=decoder, attention=attention, emb_size=32, hidden_size=32, decoder_size=64,
                       attention_size=64, dropout=0.0)
     model = build_model(cfg, len(src_vocab), len(tgt_vocab))
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    optimizer = make_optimizer(model, lr=0.01)
+    dtype = projection_dtype(projection, "cpu")
     first_loss, correct = None, 0
     for step in range(1, 301):
         model.train()
-        loss = model.loss(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out)
-        first_loss = first_loss or float(loss.detach())
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+        loss = training_step(model, optimizer, batch, clip=1.0, dtype=dtype)   # what the training CLI runs
+        first_loss = first_loss or float(loss)
         if step % 10 == 0:
             results = greedy_search(model, batch.src, batch.src_lengths)
             correct = sum(tgt_vocab.decode(r.tokens) == t for r, t in zip(results, tgt))
             if correct == len(PAIRS):
                 break
     assert correct == len(PAIRS), f"only {correct}/20 pairs reproduced after {step} steps"
-    assert float(loss.detach()) < first_loss / 10
+    assert float(loss) < first_loss / 10
     # the same through the Translator, from text to text
     tr = Translator(model, src_vocab, tgt_vocab)
     assert [t.text for t in tr.translate_batch([en for en, _ in PAIRS])] == [fr for _, fr in PAIRS]
+
+
+def test_projection_precision_setting():
+    assert projection_dtype("float32", "cpu") is None
+    assert projection_dtype("bfloat16", "cpu") is torch.bfloat16
+    native = torch.ops.mkldnn._is_mkldnn_bf16_supported()      # bf16 in hardware: auto uses it
+    assert projection_dtype("auto", "cpu") is (torch.bfloat16 if native else None)
+    assert projection_dtype("auto", "cuda") is None
+    with pytest.raises(ValueError, match="auto, float32 or bfloat16"):
+        projection_dtype("half", "cpu")
+    assert RunConfig.from_dict({"name": "x"}).train.projection == "auto"
 
 
 def test_learning_rate_decays_per_epoch():

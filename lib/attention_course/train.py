@@ -51,6 +51,8 @@ class TrainConfig:
     seed: int = 1234
     checkpoint_every: int = 500      # batches
     threads: int | None = None       # torch CPU threads (None: leave as is)
+    projection: str = "auto"         # precision of the vocabulary projection while training: float32,
+                                     # bfloat16 (mixed precision) or auto (bfloat16 on CPUs with native bf16)
 
 
 @dataclass
@@ -85,6 +87,39 @@ def prepare_data(cfg: RunConfig, corpus: str | None = None):
     encoded = encode_pairs(tokenized, src_vocab, tgt_vocab, cfg.data.max_len)
     dev = test_set("dev", corpus)[: cfg.data.dev_subset] if cfg.data.dev_subset else test_set("dev", corpus)
     return src_vocab, tgt_vocab, encoded, dev
+
+
+def projection_dtype(setting: str, device) -> torch.dtype | None:
+    """The dtype :meth:`Seq2Seq.loss` runs the vocabulary projection in while training (None: float32).
+
+    ``auto`` picks bfloat16 only on a CPU whose matrix units do bf16 natively (e.g. AVX512-BF16,
+    AMX), where those products run about 2.5x faster; elsewhere bf16 would be emulated and slower.
+    """
+    if setting not in ("auto", "float32", "bfloat16"):
+        raise ValueError(f"train.projection must be auto, float32 or bfloat16, got {setting!r}")
+    if setting == "auto":
+        native = torch.device(device).type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+        setting = "bfloat16" if native else "float32"
+    return torch.bfloat16 if setting == "bfloat16" else None
+
+
+def make_optimizer(model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
+    """Adam; the fused implementation (one kernel for all parameters) where this torch has it for the device."""
+    try:
+        return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
+    except (RuntimeError, TypeError):   # older torch: fused Adam on CUDA only
+        return torch.optim.Adam(model.parameters(), lr=lr)
+
+
+def training_step(model: Seq2Seq, optimizer: torch.optim.Optimizer, batch, clip: float,
+                  dtype: torch.dtype | None = None) -> torch.Tensor:
+    """One update: teacher-forced loss, backward, gradient-norm clipping, Adam. Returns the loss."""
+    loss = model.loss(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out, projection_dtype=dtype)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    optimizer.step()
+    return loss.detach()
 
 
 def learning_rate(cfg: TrainConfig, epoch: int) -> float:
@@ -160,7 +195,8 @@ def train(cfg: RunConfig, out: Path, resume: bool = False, device: str | None = 
     random.seed(cfg.train.seed)
     src_vocab, tgt_vocab, encoded, dev = prepare_data(cfg, corpus)
     model = build_model(cfg.model, len(src_vocab), len(tgt_vocab)).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
+    optimizer = make_optimizer(model, cfg.train.lr)
+    dtype = projection_dtype(cfg.train.projection, device)
     state_path = out / "training_state.safetensors"
     epoch, start_batch, step = 0, 0, 0
     log = {"epochs": [], "train_seconds": 0.0, "train_tokens": 0, "wall_seconds": 0.0}
@@ -168,7 +204,8 @@ def train(cfg: RunConfig, out: Path, resume: bool = False, device: str | None = 
         epoch, start_batch, step, log = load_state(state_path, model, optimizer)
         print(f"resuming {cfg.name} at epoch {epoch + 1}, batch {start_batch}", file=sys.stderr)
     print(f"{cfg.name}: {sum(p.numel() for p in model.parameters()):,} parameters, {len(encoded):,} training pairs, "
-          f"vocabularies {len(src_vocab):,} / {len(tgt_vocab):,}, device {device}", file=sys.stderr)
+          f"vocabularies {len(src_vocab):,} / {len(tgt_vocab):,}, device {device}, "
+          f"vocabulary projection in {dtype or torch.float32}", file=sys.stderr)
     while epoch < cfg.train.epochs:
         batches = epoch_batches(encoded, cfg.train, epoch)
         model.train()
@@ -180,11 +217,7 @@ def train(cfg: RunConfig, out: Path, resume: bool = False, device: str | None = 
             g["lr"] = learning_rate(cfg.train, epoch)
         for b in range(start_batch, len(batches)):
             batch = batches[b].to(device)
-            loss = model.loss(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.clip)
-            optimizer.step()
+            loss = training_step(model, optimizer, batch, cfg.train.clip, dtype)
             step += 1
             n = batch.n_tokens
             tokens += n

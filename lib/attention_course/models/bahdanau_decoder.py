@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from .attention import BahdanauAttention
+from .bahdanau_recurrence import BahdanauRecurrence
 from .decoder import Decoder
 from .layers import DeepOutput, InitialState, Memory, gru_step, input_part
 
@@ -53,31 +54,19 @@ class BahdanauDecoder(Decoder):
     def forward(self, tgt_in, memory):
         """Teacher forcing: ``_advance`` at every step, regrouped for speed. s_{i-1} is both the
         attention query and the GRU's recurrent input, so one matrix product per step gives
-        W_a s_{i-1} and U s_{i-1} + b_hh together; the mask becomes an additive 0 / -inf bias."""
+        W_a s_{i-1} and U s_{i-1} + b_hh together; the mask becomes an additive 0 / -inf bias;
+        the loop and its backward pass are :class:`BahdanauRecurrence`."""
         y = self.dropout(self.embedding(tgt_in))                            # batch x tgt_len x emb
         gi_y = input_part(y, self.rnn, 0, bias=True)                        # all steps at once
-        s = self.initial_state(memory)
-        enc, keys, rnn, attention = memory.enc, memory.keys, self.rnn, self.attention
-        n_gates = rnn.weight_hh_l0.size(0)                                  # 3 x hidden
+        enc, rnn, attention = memory.enc, self.rnn, self.attention
         W_s = torch.cat([rnn.weight_hh_l0, attention.W_a.weight])           # [U ; W_a]
         b_s = torch.cat([rnn.bias_hh_l0, rnn.bias_hh_l0.new_zeros(attention.W_a.out_features)])
         W_c = rnn.weight_ih_l0[:, self.emb_size:]                           # the context block of W_ih
-        v_a = attention.v_a.weight[0]
-        mask_bias = torch.zeros_like(enc.mask, dtype=s.dtype).masked_fill(~enc.mask, float("-inf"))
-        states, contexts, alphas = [], [], []
-        for gi_y_i in gi_y.unbind(1):
-            gh, query = torch.addmm(b_s, s, W_s.T).split([n_gates, W_s.size(0) - n_gates], dim=-1)
-            alpha = torch.softmax(torch.tanh(keys + query[:, None, :]) @ v_a + mask_bias, dim=-1)
-            c = torch.bmm(alpha[:, None, :], enc.annotations).squeeze(1)    # batch x key
-            gi = torch.addmm(gi_y_i, c, W_c.T)
-            i_rz, i_n = gi.split([2 * s.size(-1), s.size(-1)], dim=-1)
-            h_rz, h_n = gh.split([2 * s.size(-1), s.size(-1)], dim=-1)
-            r, z = torch.sigmoid(i_rz + h_rz).chunk(2, dim=-1)             # the GRU update, as in gru_step
-            n = torch.tanh(i_n + r * h_n)
-            s = (1 - z) * n + z * s
-            states.append(s), contexts.append(c), alphas.append(alpha)
-        s_all, c_all = torch.stack(states, 1), torch.stack(contexts, 1)
-        return self.output(self.dropout(s_all), y, c_all), torch.stack(alphas, 1)
+        mask_bias = torch.zeros_like(enc.mask, dtype=gi_y.dtype).masked_fill(~enc.mask, float("-inf"))
+        s_all, c_all, alphas = BahdanauRecurrence.apply(gi_y, self.initial_state(memory), memory.keys,
+                                                        enc.annotations, mask_bias, W_s, b_s, W_c,
+                                                        attention.v_a.weight[0])
+        return self.output(self.dropout(s_all), y, c_all), alphas
 
     def step(self, prev, state, memory, t):
         y = self.embedding(prev)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .dropout import Dropout
 from .encoder import EncoderOutput
 from .layers import Memory, TiedProjection
 
@@ -29,7 +30,7 @@ class Decoder(nn.Module):
     def __init__(self, vocab_size: int, emb_size: int, dropout: float, pad_index: int = 0):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, emb_size, padding_idx=pad_index)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.project = TiedProjection(self.embedding)   # W_o, shared with the target embedding
 
     def precompute(self, enc: EncoderOutput) -> Memory:

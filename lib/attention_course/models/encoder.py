@@ -11,6 +11,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from .dropout import Dropout
+
 
 @dataclass
 class EncoderOutput:
@@ -37,7 +39,7 @@ class Encoder(nn.Module):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, emb_size, padding_idx=pad_index)
         self.rnn = nn.GRU(emb_size, hidden_size, batch_first=True, bidirectional=True)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.output_size = 2 * hidden_size
 
     def forward(self, src: torch.Tensor, lengths: torch.Tensor) -> EncoderOutput:

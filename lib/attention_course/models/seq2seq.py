@@ -63,12 +63,16 @@ class Seq2Seq(nn.Module):
         features, attention = self.decoder(tgt_in, self.encode(src, src_lengths))
         return self.decoder.project(features), attention
 
-    def loss(self, src, src_lengths, tgt_in, tgt_out, reduction: str = "mean") -> torch.Tensor:
+    def loss(self, src, src_lengths, tgt_in, tgt_out, reduction: str = "mean",
+             projection_dtype: torch.dtype | None = None) -> torch.Tensor:
         """Cross-entropy per real target token. Only real positions are projected onto the
-        vocabulary (the costliest layer), so padding costs nothing there and changes nothing."""
+        vocabulary (the costliest layer), so padding costs nothing there and changes nothing.
+        ``projection_dtype=torch.bfloat16`` trains that projection in mixed precision
+        (see :func:`~attention_course.models.layers.projected_cross_entropy`)."""
         features, _ = self.decoder(tgt_in, self.encode(src, src_lengths))
         real = tgt_out != Vocabulary.pad_index
-        return self.decoder.project.cross_entropy(features[real], tgt_out[real], reduction=reduction)
+        return self.decoder.project.cross_entropy(features[real], tgt_out[real], reduction=reduction,
+                                                  dtype=projection_dtype)
 
 
 def build_model(cfg: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) -> Seq2Seq:
