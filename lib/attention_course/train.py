@@ -98,9 +98,15 @@ def projection_dtype(setting: str, device) -> torch.dtype | None:
     if setting not in ("auto", "float32", "bfloat16"):
         raise ValueError(f"train.projection must be auto, float32 or bfloat16, got {setting!r}")
     if setting == "auto":
-        native = torch.device(device).type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-        setting = "bfloat16" if native else "float32"
+        setting = "bfloat16" if torch.device(device).type == "cpu" and _cpu_has_native_bf16() else "float32"
     return torch.bfloat16 if setting == "bfloat16" else None
+
+
+def _cpu_has_native_bf16() -> bool:
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):   # a torch build without oneDNN
+        return False
 
 
 def make_optimizer(model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
