@@ -307,7 +307,6 @@ def check_same_function(package, reference, batch, dtype) -> tuple[float, float,
         worst = max(worst, float((g - ref_grads[NAME_MAP[prefix] + name[len(prefix):]]).abs().max()))
     mixed = float(package.loss(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out,
                                projection_dtype=dtype).detach()) if dtype is not None else losses[0]
-    package.zero_grad(set_to_none=True)
     package.train(), reference.train()
     return losses[0], losses[1], worst, mixed
 
