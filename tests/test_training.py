@@ -181,6 +181,9 @@ def test_stop_and_resume_gives_the_same_parameters(stop_after, small_corpus, uni
     log = json.loads((tmp_path / "model" / "train_log.json").read_text(encoding="utf-8"))
     ref = json.loads((uninterrupted / "model" / "train_log.json").read_text(encoding="utf-8"))
     assert [e["dev_bleu"] for e in log["epochs"]] == [e["dev_bleu"] for e in ref["epochs"]]
+    # the epoch cut by the stop still logs its loss over all its batches, and its time before the stop
+    assert [e["train_loss"] for e in log["epochs"]] == [e["train_loss"] for e in ref["epochs"]]
+    assert log["train_tokens"] == ref["train_tokens"] and log["wall_seconds"] >= log["train_seconds"]
     assert_no_temporary_files(tmp_path)
 
 

@@ -217,8 +217,10 @@ def train(cfg: RunConfig, out: Path, resume: bool = False, device: str | None = 
         model.train()
         bar = tqdm(total=len(batches), initial=start_batch, desc=f"{cfg.name} epoch {epoch + 1}/{cfg.train.epochs}",
                    disable=not progress, mininterval=2.0)
-        t0, tokens, epoch_tokens, loss_sum = time.perf_counter(), 0, 0, 0.0
-        wall0 = time.perf_counter()
+        # a resumed epoch continues the loss sum and token count of the batches before its checkpoint
+        partial = log.pop("partial_epoch", {"loss_sum": 0.0, "tokens": 0})
+        t0, tokens, epoch_tokens, loss_sum = time.perf_counter(), 0, partial["tokens"], partial["loss_sum"]
+        wall0 = t0
         for g in optimizer.param_groups:
             g["lr"] = learning_rate(cfg.train, epoch)
         for b in range(start_batch, len(batches)):
@@ -233,10 +235,14 @@ def train(cfg: RunConfig, out: Path, resume: bool = False, device: str | None = 
             bar.set_postfix(loss=f"{loss_sum / epoch_tokens:.3f}",
                             tok_s=f"{tokens / max(time.perf_counter() - t0, 1e-9):,.0f}", refresh=False)
             if (b + 1) % cfg.train.checkpoint_every == 0 and b + 1 < len(batches):
-                log["train_seconds"] += time.perf_counter() - t0
+                now = time.perf_counter()
+                log["train_seconds"] += now - t0
+                log["wall_seconds"] += now - wall0
                 log["train_tokens"] += tokens
-                save_state(state_path, model, optimizer, epoch, b + 1, step, log)
-                t0, tokens = time.perf_counter(), 0
+                save_state(state_path, model, optimizer, epoch, b + 1, step,
+                           dict(log, partial_epoch={"loss_sum": loss_sum, "tokens": epoch_tokens}))
+                t0 = wall0 = time.perf_counter()
+                tokens = 0
             if stop_after is not None and step >= stop_after:
                 bar.close()
                 return out
@@ -246,7 +252,7 @@ def train(cfg: RunConfig, out: Path, resume: bool = False, device: str | None = 
         bleu = dev_bleu(model, src_vocab, tgt_vocab, dev, device)
         log["wall_seconds"] += time.perf_counter() - wall0   # training + dev evaluation (not data loading)
         log["epochs"].append({"epoch": epoch + 1, "dev_bleu": round(bleu, 2),
-                              "train_loss": round(loss_sum / epoch_tokens, 4) if start_batch == 0 else None})
+                              "train_loss": round(loss_sum / epoch_tokens, 4)})
         print(f"{cfg.name} epoch {epoch + 1}: dev BLEU {bleu:.1f}", file=sys.stderr)
         epoch, start_batch = epoch + 1, 0
         save_state(state_path, model, optimizer, epoch, 0, step, log)
