@@ -44,15 +44,28 @@ def repository(config_path: Path = CONFIG) -> tuple[str, str]:
 
 
 def setup_cell_source(config_path: Path = CONFIG) -> str:
-    """The source of the first code cell of every chapter."""
+    """The source of the first code cell of every chapter.
+
+    In Colab it installs the package from the repository and stops the notebook with pip's own
+    message if that fails (``%pip`` would only print it, and the next cell would then fail with
+    a confusing ``ModuleNotFoundError``).
+    """
     url, branch = repository(config_path)
     return (
         "import sys\n"
         f"if {MARKER}:  # only in Colab: install the course package with its trained weights\n"
-        f'    %pip install -q "{PACKAGE} @ git+{url}@{branch}"\n'
+        "    import subprocess\n"
+        f'    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "{PACKAGE} @ git+{url}@{branch}"],\n'
+        "                         capture_output=True, text=True)\n"
+        "    if pip.returncode != 0:\n"
+        '        raise RuntimeError("Installing the course package failed; pip said:\\n" + pip.stderr[-3000:])\n'
         "    from google.colab import output\n"
         "    output.enable_custom_widget_manager()"
     )
+
+
+# The online book does not show the setup cell (it does nothing outside Colab).
+HIDE_TAG = "remove-cell"
 
 
 def is_setup_cell(cell) -> bool:
@@ -68,13 +81,16 @@ def update_notebook(path: Path, source: str, write: bool = True) -> str:
     nb = nbformat.read(path, as_version=4)
     first = nb.cells[0] if nb.cells else None
     if first is not None and is_setup_cell(first):
-        if first.source == source:
+        tags = first.setdefault("metadata", {}).setdefault("tags", [])
+        if first.source == source and HIDE_TAG in tags:
             return "ok"
+        if HIDE_TAG not in tags:
+            tags.append(HIDE_TAG)
         first.source = source
         first.outputs = []  # outside Colab the cell prints nothing
         status = "rewritten"
     else:
-        cell = nbformat.v4.new_code_cell(source)
+        cell = nbformat.v4.new_code_cell(source, metadata={"tags": [HIDE_TAG]})
         if not any(c.get("id") == CELL_ID for c in nb.cells):
             cell.id = CELL_ID
         nb.cells.insert(0, cell)

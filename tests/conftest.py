@@ -360,3 +360,39 @@ def browser_page(_chromium, book_url):
     yield open_page
     for context in contexts:
         context.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Fresh environments (tests/test_environments.py): built in the background while the rest runs
+# ---------------------------------------------------------------------------------------------
+
+_ENVIRONMENTS = {"test_colab": "colab", "test_widget_tests_pass": "colab", "test_chapters_pass_nbval": "newest"}
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Environment tests run last: they wait for the background runs started below."""
+    env_items = [i for i in items if i.get_closest_marker("environments")]
+    items[:] = [i for i in items if not i.get_closest_marker("environments")] + env_items
+
+
+def pytest_collection_finish(session):
+    wanted = []
+    for item in session.items:
+        if item.get_closest_marker("environments"):
+            for prefix, name in _ENVIRONMENTS.items():
+                if item.name.startswith(prefix) and name not in wanted:
+                    wanted.append(name)
+    if wanted and not session.config.getoption("collectonly"):
+        import environments
+        session.config._environment_runs = environments.Background(sorted(wanted))
+
+
+def pytest_unconfigure(config):
+    background = getattr(config, "_environment_runs", None)
+    if background is not None:
+        background.cleanup()
+
+
+@pytest.fixture(scope="session")
+def environment_runs(request):
+    return getattr(request.config, "_environment_runs", None)
