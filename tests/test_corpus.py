@@ -139,6 +139,7 @@ def test_download_offline(tmp_path):
 
 def test_locate_downloads_once_then_uses_cache(server, small_zip, tmp_path, monkeypatch):
     monkeypatch.setattr(corpus, "CORPUS_SHA256", sha256(small_zip))
+    monkeypatch.setattr(corpus, "CORPUS_SIZE", small_zip.stat().st_size)
     monkeypatch.setenv(corpus.URL_ENV_VAR, server.url + "/corpus.zip")
     with pytest.raises(CorpusError, match=corpus.ENV_VAR):
         locate_corpus(download=False)
@@ -246,3 +247,43 @@ def test_read_pairs_is_cached_but_returns_fresh_lists(small_zip):
     first = read_pairs(small_zip)
     first.clear()
     assert read_pairs(small_zip) == PAIRS
+
+
+# --- empty and unusable corpora ------------------------------------------------------------
+
+ZW = "\u200b\u200d\ufeff"  # zero-width space, zero-width joiner, BOM: normalize() drops them
+
+
+@pytest.mark.parametrize("content", ["", "\n\n", "\ufeff", "  \r\n\u3000\n"])
+def test_read_pairs_rejects_an_empty_or_blank_file(content, tmp_path):
+    text = tmp_path / "fra.txt"
+    text.write_text(content, encoding="utf-8")
+    with pytest.raises(CorpusError, match="holds no sentence pairs: it is empty or blank") as info:
+        read_pairs(text)
+    assert str(text) in str(info.value) and corpus.ENV_VAR in str(info.value)
+    with pytest.raises(CorpusError, match="no sentence pairs"):
+        read_pairs(make_zip(tmp_path / "empty.zip", pairs=[]))
+
+
+def test_an_empty_corpus_fails_before_training_would(tmp_path):
+    from attention_course.data import load_splits
+    text = tmp_path / "fra.txt"
+    text.write_text("\n", encoding="utf-8")
+    with pytest.raises(CorpusError, match="no sentence pairs"):
+        load_splits(text)
+
+
+def test_read_pairs_rejects_a_corpus_without_any_usable_line(tmp_path):
+    text = tmp_path / "fra.txt"
+    text.write_text(f"{ZW}\tBonjour.\n\u200b\tSalut.\nHi.\t{ZW} \u00a0\n", encoding="utf-8")
+    with pytest.raises(CorpusError, match=r"no usable pair: all 3 of its lines .* lines 1, 2, 3;"):
+        read_pairs(text)
+
+
+def test_read_pairs_skips_and_counts_unusable_lines(tmp_path):
+    text = tmp_path / "fra.txt"
+    rows = [f"{ZW}\tBonjour.", "\t".join(PAIRS[0]), "Hello.\t", "\t".join(PAIRS[1]),
+            f"{ZW}{ZW}"]  # the last line is blank once normalised: skipped silently
+    text.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    with pytest.warns(corpus.CorpusWarning, match=r"skipped 2 of 4 lines .* lines 1, 3$"):
+        assert read_pairs(text) == PAIRS[:2]
