@@ -47,6 +47,10 @@ def test_colab_installs_from_git_and_runs_every_chapter(environment_runs):
     # The package came from the git install into the venv, not from this checkout's lib/.
     assert "/venv/lib/" in installed and "site-packages/attention_course" in installed, installed
     assert " 7.7.1 7.34.0" in installed, installed
+    # What a Colab install downloads: a partial clone, the files of one commit (no old weights).
+    size = int(_ok(run, "partial clone").output.split()[-1])
+    assert size < 70e6, f"the Colab install downloads {size / 1e6:.0f} MB"
+    _ok(run, "colab install")
     # The corpus came from the stand-in mirror into the cache, verified there.
     assert list((run.root / "cache").rglob("fra-eng.zip")), "the corpus was not downloaded"
 
