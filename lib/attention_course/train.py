@@ -2,22 +2,34 @@
 
 CONFIG is a JSON file (one per shipped model in ``attention_course/configs``) with
 ``name``, ``model`` (see :class:`ModelConfig`), ``data`` and ``train`` settings.
+Every setting is checked before any data is loaded (the rules: :mod:`attention_course.train_config`),
+and so are ``--epochs``, ``--device`` and that ``--out`` can be written; a wrong one ends the
+command with exit status 2 and one line naming it, its value and what is allowed.
 Progress shows loss and target tokens/s; dev BLEU is printed after each epoch; the
 full training state is written atomically every ``checkpoint_every`` batches and at
 each epoch's end, and ``--resume`` continues from it exactly (same batches, same
 random numbers), so an interrupted run ends with the same parameters.
+
+The run's settings are written to ``OUT/run_config.json`` when it starts (a config that can be
+given again) and with every saved state. ``--resume`` refuses settings that differ from those
+the state was saved with, and lists them (``key: stored → given``); only ``train.epochs`` (to
+extend a run), ``train.threads``, ``train.checkpoint_every``, the description and ``--device``
+may change. It also refuses training data (vocabularies and encoded pairs) that differ from
+those the run started with, e.g. because ``ATTENTION_COURSE_DATA`` points at another corpus.
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
 import random
 import sys
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
@@ -29,53 +41,17 @@ from .data.dataset import build_vocabularies, encode_pairs, tokenize_pairs
 from .data.split import load_splits, test_set
 from .data.vocabulary import Vocabulary
 from .evaluation.bleu import corpus_bleu
-from .models.seq2seq import ModelConfig, Seq2Seq, build_model
+from .models.seq2seq import ModelConfig, Seq2Seq, build_model  # noqa: F401 (ModelConfig: documented above)
+from .train_config import (ConfigError, DataConfig, RunConfig, TrainConfig,  # noqa: F401 (re-exported)
+                           check_setting, settings_differences, show)
 from .translator import Translator
 
-
-@dataclass
-class DataConfig:
-    min_freq: int = 3          # vocabulary threshold (training split counts)
-    max_len: int = 50          # drop training pairs longer than this (tokens, either side)
-    subset: int | None = None  # use only the first N training pairs (for quick runs)
-    dev_subset: int | None = None
+STATE_FILE = "training_state.safetensors"
+SETTINGS_FILE = "run_config.json"
 
 
-@dataclass
-class TrainConfig:
-    epochs: int = 10
-    batch_size: int = 64
-    lr: float = 1e-3
-    lr_decay: float = 0.8            # lr · decay^(epoch - 1): a run stopped after k epochs equals a k-epoch run
-    clip: float = 1.0
-    seed: int = 1234
-    checkpoint_every: int = 500      # batches
-    threads: int | None = None       # torch CPU threads (None: leave as is)
-    projection: str = "auto"         # precision of the vocabulary projection while training: float32,
-                                     # bfloat16 (mixed precision) or auto (bfloat16 on CPUs with native bf16)
-
-
-@dataclass
-class RunConfig:
-    name: str
-    model: ModelConfig = field(default_factory=ModelConfig)
-    data: DataConfig = field(default_factory=DataConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "RunConfig":
-        unknown = set(d) - {"name", "model", "data", "train", "description"}
-        if unknown:
-            raise ValueError(f"unknown config sections {sorted(unknown)}")
-        return cls(d["name"], ModelConfig.from_dict(d.get("model", {})), DataConfig(**d.get("data", {})),
-                   TrainConfig(**d.get("train", {})))
-
-    @classmethod
-    def load(cls, path: str | Path) -> "RunConfig":
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
-
-    def to_dict(self) -> dict:
-        return {"name": self.name, "model": self.model.to_dict(), "data": asdict(self.data), "train": asdict(self.train)}
+class ResumeError(ConfigError):
+    """The run in the output folder cannot be resumed with these settings or this training data."""
 
 
 def prepare_data(cfg: RunConfig, corpus: str | None = None):
@@ -138,7 +114,10 @@ def epoch_batches(encoded, cfg: TrainConfig, epoch: int):
 
 # --- the training state, saved as one safetensors file (tensors + JSON metadata) ---
 
-def save_state(path: Path, model, optimizer, epoch: int, batch: int, step: int, log: dict) -> None:
+def save_state(path: Path, model, optimizer, epoch: int, batch: int, step: int, log: dict,
+               settings: dict | None = None, data: dict | None = None) -> None:
+    """Write the training state; ``settings`` (the run's config dict) and ``data`` (the
+    :func:`data_fingerprint`) go into its metadata, so that a resumed run can be checked against them."""
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     tensors = {k: v.clone() for k, v in tensors.items()}  # untie shared storage for safetensors
     opt = optimizer.state_dict()
@@ -148,6 +127,10 @@ def save_state(path: Path, model, optimizer, epoch: int, batch: int, step: int, 
     tensors["rng.torch"] = torch.get_rng_state()
     meta = {"epoch": epoch, "batch": batch, "step": step, "log": log, "param_groups": opt["param_groups"],
             "python_random": random.getstate()}
+    if settings is not None:
+        meta["settings"] = settings
+    if data is not None:
+        meta["data"] = data
     if torch.cuda.is_available():
         tensors["rng.cuda"] = torch.cuda.get_rng_state()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -160,12 +143,29 @@ def save_state(path: Path, model, optimizer, epoch: int, batch: int, step: int, 
         raise
 
 
+def read_state_meta(path: Path) -> dict:
+    """The metadata of a training state (epoch, batch, step, log, settings, ...), read from its header only."""
+    try:
+        with safe_open(str(path), "pt") as f:
+            meta = json.loads(f.metadata()["state"])
+        if not isinstance(meta, dict) or not {"epoch", "batch", "step", "log"} <= set(meta):
+            raise ValueError("its metadata lack epoch, batch, step or log")
+    except (SafetensorError, OSError, KeyError, TypeError, ValueError) as e:
+        raise ResumeError(f"the training state {path} cannot be read ({e}); delete it to start the run over, "
+                          f"or train into another --out folder") from None
+    return meta
+
+
 def load_state(path: Path, model, optimizer) -> tuple[int, int, int, dict]:
-    from safetensors import safe_open
-    with safe_open(str(path), "pt") as f:
-        meta = json.loads(f.metadata()["state"])
+    meta = read_state_meta(path)
     tensors = load_file(str(path))
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    try:
+        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    except RuntimeError as e:   # sizes that do not fit: another model or other vocabularies
+        first = next((line.strip() for line in str(e).splitlines()[1:] if line.strip()), str(e))
+        raise ResumeError(f"the training state {path} does not fit the model built from these settings and "
+                          f"this corpus ({first}); resume with the settings and corpus the run was started "
+                          f"with, or train into another --out folder") from None
     state: dict = {}
     for k, v in tensors.items():
         if k.startswith("optim."):
@@ -186,6 +186,98 @@ def dev_bleu(model: Seq2Seq, src_vocab: Vocabulary, tgt_vocab: Vocabulary, dev, 
     return corpus_bleu(hyps, [ex.references for ex in dev]).score
 
 
+def data_fingerprint(src_vocab: Vocabulary, tgt_vocab: Vocabulary, encoded) -> dict:
+    """Sizes and a sha256 of the vocabularies and encoded training pairs a run trains on."""
+    digest = hashlib.sha256(json.dumps([src_vocab.itos, tgt_vocab.itos, encoded], ensure_ascii=False).encode())
+    return {"source_vocabulary": len(src_vocab), "target_vocabulary": len(tgt_vocab), "pairs": len(encoded),
+            "sha256": digest.hexdigest()}
+
+
+def resolve_device(device: str | None) -> str:
+    """``device`` checked (a ConfigError when this machine does not have it); None: cuda when available."""
+    if device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    allowed = "expected cpu, cuda or cuda:N"
+    try:
+        d = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise ConfigError(f"--device is {show(device)}, {allowed}") from None
+    if d.type == "cpu":
+        return device
+    if d.type == "cuda":
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if n == 0:
+            raise ConfigError(f"--device is {show(device)}, but CUDA is not available on this machine; "
+                              f"expected cpu")
+        if d.index is not None and d.index >= n:
+            raise ConfigError(f"--device is {show(device)}, expected cpu, cuda or cuda:0 to cuda:{n - 1} "
+                              f"on this machine")
+        return device
+    if d.type == "mps" and torch.backends.mps.is_available():
+        return device
+    raise ConfigError(f"--device is {show(device)}, {allowed}")
+
+
+def prepare_output(out: Path, cfg: RunConfig) -> None:
+    """Create the output folder and write the run's settings into it (``run_config.json``),
+    or raise a one-line ConfigError when that folder cannot be written."""
+    expected = "expected a folder that can be written, or created"
+    existing = next((p for p in (out, *out.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        where = "a file" if existing == out else f"under the file {existing}"
+        raise ConfigError(f"--out is {out}, {where}; {expected}")
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        where = "a folder" if existing == out else f"to be created in the folder {existing}"
+        raise ConfigError(f"--out is {out}, {where} that is not writable; {expected}")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(out / SETTINGS_FILE, cfg.to_dict())
+    except OSError as e:
+        raise ConfigError(f"--out is {out}, which cannot be written ({e.strerror or e}); {expected}") from None
+
+
+def stored_settings(out: Path, meta: dict) -> tuple[dict | None, str]:
+    """The settings a run was saved with, and where they were found: the state's metadata, else
+    (a state written before settings were stored) the run config of a model the run exported."""
+    if isinstance(meta.get("settings"), dict):
+        return meta["settings"], str(out / STATE_FILE)
+
+    def number(path: Path) -> int:
+        k = path.parent.name.removeprefix("epoch-")
+        return int(k) if k.isdigit() else -1
+
+    epochs = sorted(out.glob("epoch-*/config.json"), key=number, reverse=True)
+    for path in [out / "model" / "config.json", *epochs]:
+        try:
+            run = json.loads(path.read_text(encoding="utf-8")).get("run")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(run, dict):
+            return run, str(path)
+    return None, ""
+
+
+def check_resume(cfg: RunConfig, out: Path, meta: dict) -> None:
+    """Refuse (ResumeError) to resume the run in ``out``, saved with ``meta``, with other settings."""
+    stored, source = stored_settings(out, meta)
+    if stored is None:
+        print(f"warning: {out / STATE_FILE} holds no settings (a run started before they were stored): "
+              f"resuming it with those of {cfg.name!r}, unchecked", file=sys.stderr)
+    else:
+        differences = settings_differences(stored, cfg.to_dict())
+        if differences:
+            lines = "".join(f"\n  {key}: {show(old)} → {show(new)}" for key, old, new in differences)
+            raise ResumeError(
+                f"cannot resume the run in {out}: {len(differences)} setting(s) differ from those it was started "
+                f"with ({source}); resume it with those (only train.epochs, train.threads, train.checkpoint_every, "
+                f"the description and --device may change), or train into another --out folder:{lines}")
+    done, started = meta["epoch"], meta["batch"] > 0
+    if cfg.train.epochs < done + started:
+        what = f"{done} epoch(s)" + (f" and part of epoch {done + 1}" if started else "")
+        raise ResumeError(f"train.epochs is {cfg.train.epochs}, but the run in {out} has already trained {what}; "
+                          f"expected train.epochs >= {done + started} to resume it (e.g. --epochs {done + started})")
+
+
 def train(cfg: RunConfig, out: Path, resume: bool = False, device: str | None = None,
           corpus: str | None = None, progress: bool = True, stop_after: int | None = None,
           keep_epochs: bool = False) -> Path:
@@ -193,20 +285,45 @@ def train(cfg: RunConfig, out: Path, resume: bool = False, device: str | None = 
 
     ``keep_epochs`` also exports the model after every epoch (``out/epoch-K``).
     ``stop_after`` ends the run after that many batches in total (used by tests to simulate an interruption).
+
+    Before any data is loaded or anything written, the settings and the device are checked, and a
+    resumed run's settings are compared with the stored ones: :class:`ConfigError` (or its subclass
+    :class:`ResumeError`) says what is wrong. Then the output folder is created (or found not writable:
+    ConfigError) and ``run_config.json`` written into it; after loading the data, a resumed run's
+    training data are compared with those it was saved with (ResumeError).
     """
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    cfg.validate()
+    device = resolve_device(device)
+    out = Path(out)
+    state_path = out / STATE_FILE
+    resuming = resume and state_path.exists()
+    meta = read_state_meta(state_path) if resuming else None
+    if resuming:
+        check_resume(cfg, out, meta)
+    prepare_output(out, cfg)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     torch.manual_seed(cfg.train.seed)
     random.seed(cfg.train.seed)
     src_vocab, tgt_vocab, encoded, dev = prepare_data(cfg, corpus)
+    if not encoded:
+        raise ConfigError(f"data.max_len is {cfg.data.max_len}, but no training pair is that short "
+                          f"(of {cfg.data.subset or 'all'} pairs); expected a larger one")
+    data = data_fingerprint(src_vocab, tgt_vocab, encoded)
+    if resuming and meta.get("data") not in (None, data):
+        then, now = meta["data"], data
+        raise ResumeError(
+            f"cannot resume the run in {out}: the training data differ from those it was started with "
+            f"(then {then.get('pairs')} pairs, vocabularies of {then.get('source_vocabulary')} / "
+            f"{then.get('target_vocabulary')} words; now {now['pairs']} pairs, {now['source_vocabulary']} / "
+            f"{now['target_vocabulary']} words): is ATTENTION_COURSE_DATA another corpus than then?")
     model = build_model(cfg.model, len(src_vocab), len(tgt_vocab)).to(device)
     optimizer = make_optimizer(model, cfg.train.lr)
     dtype = projection_dtype(cfg.train.projection, device)
-    state_path = out / "training_state.safetensors"
+    settings = cfg.to_dict()
     epoch, start_batch, step = 0, 0, 0
     log = {"epochs": [], "train_seconds": 0.0, "train_tokens": 0, "wall_seconds": 0.0}
-    if resume and state_path.exists():
+    if resuming:
         epoch, start_batch, step, log = load_state(state_path, model, optimizer)
         print(f"resuming {cfg.name} at epoch {epoch + 1}, batch {start_batch}", file=sys.stderr)
     print(f"{cfg.name}: {sum(p.numel() for p in model.parameters()):,} parameters, {len(encoded):,} training pairs, "
@@ -240,7 +357,7 @@ def train(cfg: RunConfig, out: Path, resume: bool = False, device: str | None = 
                 log["wall_seconds"] += now - wall0
                 log["train_tokens"] += tokens
                 save_state(state_path, model, optimizer, epoch, b + 1, step,
-                           dict(log, partial_epoch={"loss_sum": loss_sum, "tokens": epoch_tokens}))
+                           dict(log, partial_epoch={"loss_sum": loss_sum, "tokens": epoch_tokens}), settings, data)
                 t0 = wall0 = time.perf_counter()
                 tokens = 0
             if stop_after is not None and step >= stop_after:
@@ -255,7 +372,7 @@ def train(cfg: RunConfig, out: Path, resume: bool = False, device: str | None = 
                               "train_loss": round(loss_sum / epoch_tokens, 4)})
         print(f"{cfg.name} epoch {epoch + 1}: dev BLEU {bleu:.1f}", file=sys.stderr)
         epoch, start_batch = epoch + 1, 0
-        save_state(state_path, model, optimizer, epoch, 0, step, log)
+        save_state(state_path, model, optimizer, epoch, 0, step, log, settings, data)
         if keep_epochs:
             export(out / f"epoch-{epoch}", model, cfg, src_vocab, tgt_vocab, log, step, device)
     return export(out / "model", model, cfg, src_vocab, tgt_vocab, log, step, device)
@@ -279,16 +396,20 @@ def main(argv=None) -> int:
     p.add_argument("--out", help="output folder (default: runs/NAME)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/training_state.safetensors")
     p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
-    p.add_argument("--epochs", type=int, help="override the number of epochs")
+    p.add_argument("--epochs", type=int, help="override the number of epochs (also to extend a run with --resume)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--keep-epochs", action="store_true", help="also export OUT/epoch-K after every epoch")
     args = p.parse_args(argv)
-    cfg = RunConfig.load(args.config)
-    if args.epochs:
-        cfg.train.epochs = args.epochs
-    out = Path(args.out or Path("runs") / cfg.name)
-    model_dir = train(cfg, out, resume=args.resume, device=args.device, progress=not args.no_progress,
-                      keep_epochs=args.keep_epochs)
+    try:
+        cfg = RunConfig.load(args.config)
+        if args.epochs is not None:
+            cfg.train.epochs = check_setting("train.epochs", args.epochs, origin="from --epochs")
+        out = Path(args.out or Path("runs") / cfg.name)
+        model_dir = train(cfg, out, resume=args.resume, device=args.device, progress=not args.no_progress,
+                          keep_epochs=args.keep_epochs)
+    except ConfigError as e:   # a wrong setting: its one-line message, no traceback (argparse's convention)
+        print(f"{p.prog}: error: {e}", file=sys.stderr)
+        return 2
     print(f"saved {model_dir} (sha256 {sha256_file(model_dir / 'model.safetensors')[:12]})")
     return 0
 
