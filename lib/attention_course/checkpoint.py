@@ -331,12 +331,14 @@ def load_model(directory: str | Path, device: str | torch.device = "cpu"
     except ValueError as e:   # a combination of settings that the model refuses
         raise _invalid_config(config_path, str(e)) from None
     try:
-        tensors = load_safetensors(blobs[WEIGHTS])
+        tensors = load_safetensors(blobs.pop(WEIGHTS))   # copies: the file's bytes can go
     except Exception as e:   # SafetensorError, or a header that torch cannot turn into tensors
         why = str(e) if len(str(e)) <= 80 else str(e)[:77] + "..."
         raise CheckpointError(f"the weights {d / WEIGHTS} cannot be read ({e.__class__.__name__}: {why}). "
                               f"To restore them, {RESTORE_HINT}.") from None
+    del blobs
     state = _check_tensors(tensors, expected, d / WEIGHTS, len(src_vocab), len(tgt_vocab))
+    del tensors
     model = build_model(cfg, len(src_vocab), len(tgt_vocab))
     model.load_state_dict(state, strict=False)
     return model.to(device).eval(), config, src_vocab, tgt_vocab
