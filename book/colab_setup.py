@@ -55,6 +55,7 @@ def setup_cell_source(config_path: Path = CONFIG) -> str:
         "import sys\n"
         f"if {MARKER}:  # only in Colab: install the course package with its trained weights\n"
         "    import subprocess\n"
+        '    print("Installing the course package and its trained weights from GitHub...")\n'
         f'    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "{PACKAGE} @ git+{url}@{branch}"],\n'
         "                         capture_output=True, text=True)\n"
         "    if pip.returncode != 0:\n"
