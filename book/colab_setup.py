@@ -65,8 +65,25 @@ def setup_cell_source(config_path: Path = CONFIG) -> str:
     )
 
 
-# The online book does not show the setup cell (it does nothing outside Colab).
+# The online book does not show the setup cell (it does nothing outside Colab), and folds the
+# chapter's import cell behind a toggle (a reader does not need to read it first).
 HIDE_TAG = "remove-cell"
+FOLD_TAG = "hide-input"
+
+
+def fold_imports(nb) -> bool:
+    """Tag the chapter's import cell (the first code cell after the setup cell) to be folded.
+
+    Returns True if the notebook changed.
+    """
+    code = [c for c in nb.cells if c.get("cell_type") == "code" and not is_setup_cell(c)]
+    if not code or not code[0].source.lstrip().startswith(("import ", "from ")):
+        return False
+    tags = code[0].setdefault("metadata", {}).setdefault("tags", [])
+    if FOLD_TAG in tags:
+        return False
+    tags.append(FOLD_TAG)
+    return True
 
 
 def is_setup_cell(cell) -> bool:
@@ -83,7 +100,8 @@ def update_notebook(path: Path, source: str, write: bool = True) -> str:
     first = nb.cells[0] if nb.cells else None
     if first is not None and is_setup_cell(first):
         tags = first.setdefault("metadata", {}).setdefault("tags", [])
-        if first.source == source and HIDE_TAG in tags:
+        folded = fold_imports(nb)
+        if first.source == source and HIDE_TAG in tags and not folded:
             return "ok"
         if HIDE_TAG not in tags:
             tags.append(HIDE_TAG)
@@ -95,6 +113,7 @@ def update_notebook(path: Path, source: str, write: bool = True) -> str:
         if not any(c.get("id") == CELL_ID for c in nb.cells):
             cell.id = CELL_ID
         nb.cells.insert(0, cell)
+        fold_imports(nb)
         status = "inserted"
     if write:
         nbformat.write(nb, path)
