@@ -56,3 +56,10 @@ def test_the_setup_cell_is_hidden_in_the_online_book():
         first = nbformat.read(nb_path, as_version=4).cells[0]
         assert colab_setup.is_setup_cell(first), nb_path.name
         assert colab_setup.HIDE_TAG in first.metadata.get("tags", []), nb_path.name
+
+
+def test_the_import_cell_is_folded_in_the_online_book():
+    import nbformat
+    for nb_path in sorted((Path(colab_setup.ROOT) / "chapters").glob("*.ipynb")):
+        nb = nbformat.read(nb_path, as_version=4)
+        assert not colab_setup.fold_imports(nb), f"{nb_path.name}: run python book/colab_setup.py"
