@@ -96,6 +96,23 @@ def test_quotes_and_control_characters():
     assert normalize("") == ""
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("I like \ud800 cars.", "I like cars."),     # lone high surrogate
+    ("a\udfffb", "ab"),                           # lone low surrogate
+    ("\udc00\ud800", ""),                         # low before high: two lone ones
+    ("x\ud800\x00y\u200b", "xy"),                 # with control and format characters
+    ("\ud83d\ude00 ok", "\U0001f600 ok"),          # a valid pair is the character it encodes
+    ("cafe\u0301\ud800!", "caf\u00e9!"),           # still NFC
+])
+def test_surrogates_go_like_control_characters(text, expected):
+    """A lone surrogate is not a character and cannot be written as UTF-8 (HTML, files)."""
+    assert normalize(text) == expected
+    for lang in ("en", "fr"):
+        tokens = tokenize(text, lang)
+        assert "".join(tokens) == expected.replace(" ", "")
+        detokenize(tokens, lang).encode("utf-8")
+
+
 @pytest.mark.parametrize("tokens, lang, expected", [
     (["Il", "a", "dit", ":", "«", "l'", "homme", "est", "là", "»", "."], "fr",
      "Il a dit : « l'homme est là »."),
@@ -143,13 +160,14 @@ NASTY = [
 @pytest.mark.parametrize("lang", ["en", "fr"])
 def test_never_raises_on_odd_input(lang):
     rng = random.Random(0)
-    alphabet = "aé' .,!?«»()-\u202f\x00\u200b😀<>/&\"…日0123456789"
+    alphabet = "aé' .,!?«»()-\u202f\x00\u200b😀<>/&\"…日0123456789\ud83d\ude00"
     fuzz = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(300)]
     for text in NASTY + fuzz:
         tokens = tokenize(text, lang)
         assert all(tok and not any(c.isspace() for c in tok) for tok in tokens)
         assert "".join(tokens) == normalize(text).replace(" ", "")
         assert isinstance(detokenize(tokens, lang), str)
+        normalize(text).encode("utf-8")  # nothing that UTF-8 cannot hold (lone surrogates)
 
 
 def test_unknown_language():

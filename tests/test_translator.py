@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from attention_course import pretrained
-from attention_course.translator import MAX_BEAM, MAX_TOKENS, Translation, replace_unknowns
+from attention_course import translator as translator_module
+from attention_course.translator import MAX_BEAM, MAX_LENGTH_PENALTY, MAX_TOKENS, Translation, replace_unknowns
 
 from helpers_models import hang_guard, one_thread  # noqa: F401 (one_thread: autouse fixture)
 
@@ -36,6 +37,8 @@ ODD_INPUTS = {
     "numbers": "3.14159 1,000,000 12:45 42",
     "newlines": "Line one.\n\nLine two.\r\nLine three.",
     "surrogate-free astral": "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 𝕥𝕖𝕩𝕥",
+    "lone surrogate": "I like \ud800 cars.",
+    "only lone surrogates": "\udc00 \ud800",      # low before high: no pair, nothing left
 }
 MODELS = pretrained.available()
 
@@ -43,6 +46,8 @@ MODELS = pretrained.available()
 def assert_sane(t: Translation, tr, beam: int = 1) -> None:
     assert isinstance(t, Translation)
     assert isinstance(t.text, str)
+    for text in [t.text, *t.source_tokens, *t.target_tokens]:
+        text.encode("utf-8")     # no lone surrogate: the text can go into HTML and files
     assert all(isinstance(w, str) for w in t.source_tokens + t.target_tokens + t.raw_tokens)
     assert len(t.raw_tokens) == len(t.target_tokens)
     assert "</s>" not in t.target_tokens and "<pad>" not in t.target_tokens and "<s>" not in t.target_tokens
@@ -78,9 +83,10 @@ def check_odd_inputs(tr, labels, beams):
             if isinstance(got, Translation):
                 assert_sane(got, tr, beam)
             outcome[label] = type(got).__name__
-    for label in {"empty", "whitespace", "zero-width"} & set(labels):
+    for label in {"empty", "whitespace", "zero-width", "only lone surrogates"} & set(labels):
         assert outcome[label] == "ValueError", f"{label!r} has nothing to translate"
-    for label in {"unknown word", "emoji", "chinese", "cyrillic", "script tag", "quotes"} & set(labels):
+    for label in {"unknown word", "emoji", "chinese", "cyrillic", "script tag", "quotes",
+                  "lone surrogate"} & set(labels):
         assert outcome[label] == "Translation", f"{label!r} is translatable text"
 
 
@@ -132,6 +138,110 @@ def test_non_string_input_is_a_value_error(bad):
 def test_bad_beam_size_is_a_value_error(bad):
     with pytest.raises(ValueError, match="beam_size"):
         pretrained.load("bahdanau").translate("I am here.", beam_size=bad)
+
+
+def test_lone_surrogates_are_dropped_like_control_characters():
+    """A lone surrogate (e.g. from a badly decoded file) is not a character: it never reaches
+    the tokens or the French text, which must stay writable as UTF-8 (HTML, files)."""
+    tr = pretrained.load("bahdanau")
+    t = tr.translate("I like \ud800 cars.")
+    assert t.source_tokens == tr.translate("I like cars.").source_tokens == ["I", "like", "cars", "."]
+    assert not any("\ud800" <= c <= "\udfff" for c in t.text)
+    t.text.encode("utf-8")
+    with pytest.raises(ValueError, match="nothing to translate"):
+        tr.translate("\udfff\ud800")
+
+
+# ------------------------------------------------------------------------------------------
+# Arguments: every bad one is a readable ValueError naming it, raised before any decoding
+# ------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def no_decoding(monkeypatch):
+    """The bahdanau translator with the searches replaced by a failure: validation must come first."""
+    def decoding(*args, **kwargs):
+        raise AssertionError("decoding started before the arguments were checked")
+    monkeypatch.setattr(translator_module, "greedy_search", decoding)
+    monkeypatch.setattr(translator_module, "beam_search", decoding)
+    return pretrained.load("bahdanau")
+
+
+def check_message(err, name, bad, allowed):
+    message = str(err.value)
+    assert message.startswith(name + " must be") and repr(bad) in message and allowed in message, message
+    assert 20 < len(message) < 400
+
+
+@pytest.mark.parametrize("bad", [-1, 0, 2.5, 3.0, None, "3", True, False, [3], 10**9, "many"])
+@pytest.mark.parametrize("beam", [1, 20])
+def test_bad_top_k_is_a_value_error(no_decoding, bad, beam):
+    vocab = len(no_decoding.tgt_vocab)
+    with hang_guard(HANG_SECONDS, f"top_k={bad!r}"), pytest.raises(ValueError) as err:
+        no_decoding.translate("I bought a red car.", beam_size=beam, top_k=bad)
+    check_message(err, "top_k", bad, f"from 1 to {vocab}")
+
+
+def test_top_k_larger_than_the_target_vocabulary_is_refused(no_decoding):
+    vocab = len(no_decoding.tgt_vocab)
+    with pytest.raises(ValueError, match=f"top_k must be a whole number from 1 to {vocab} .*got {vocab + 1}"):
+        no_decoding.translate("I am here.", top_k=vocab + 1)
+    with pytest.raises(ValueError, match="top_k"):
+        no_decoding.translate_batch(["I am here."], top_k=-1)
+
+
+@pytest.mark.parametrize("bad", [None, "x", "1.0", float("nan"), float("inf"), -float("inf"), -0.5,
+                                 MAX_LENGTH_PENALTY + 0.5, True, [1.0], 1 + 0j])
+@pytest.mark.parametrize("beam", [1, 3])
+def test_bad_length_penalty_is_a_value_error(no_decoding, bad, beam):
+    with pytest.raises(ValueError) as err:
+        no_decoding.translate("I am here.", beam_size=beam, length_penalty=bad)
+    check_message(err, "length_penalty", bad, f"from 0 to {MAX_LENGTH_PENALTY:g}")
+
+
+@pytest.mark.parametrize("name", ["replace_unk", "record"])
+@pytest.mark.parametrize("bad", [None, "no", "False", 0, 1, 1.0])
+def test_flags_must_be_true_or_false(no_decoding, name, bad):
+    call = no_decoding.translate_batch if name == "record" else no_decoding.translate
+    text = ["I am here."] if name == "record" else "I am here."
+    with pytest.raises(ValueError) as err:
+        call(text, **{name: bad})
+    check_message(err, name, bad, "True or False")
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, "10", None, True])
+def test_bad_batch_size_is_a_value_error(no_decoding, bad):
+    with pytest.raises(ValueError) as err:
+        no_decoding.translate_batch(["I am here.", "You are there."], batch_size=bad)
+    check_message(err, "batch_size", bad, "at least 1")
+
+
+@pytest.mark.parametrize("bad", ["I am here.", b"I am here.", None, 42])
+def test_translate_batch_wants_a_list_of_texts(no_decoding, bad):
+    """A bare string would otherwise be translated letter by letter."""
+    with pytest.raises(ValueError, match="list of English strings"):
+        no_decoding.translate_batch(bad)
+
+
+def test_bad_beam_size_is_refused_before_decoding(no_decoding):
+    for bad in (0, MAX_BEAM + 1, 2.5, "3", True):
+        with pytest.raises(ValueError) as err:
+            no_decoding.translate("I am here.", beam_size=bad)
+        check_message(err, "beam_size", bad, f"from 1 to {MAX_BEAM}")
+
+
+def test_arguments_at_the_edges_of_their_ranges_are_accepted():
+    tr = pretrained.load("bahdanau")
+    vocab = len(tr.tgt_vocab)
+    greedy = tr.translate("I am here.", top_k=vocab)           # every word, in order
+    assert_sane(greedy, tr)
+    assert all(len(s.hypotheses[0].top_k) == vocab for s in greedy.steps)
+    one = tr.translate("I am here.", top_k=np.int64(1), beam_size=np.int64(MAX_BEAM))
+    assert_sane(one, tr, MAX_BEAM)
+    assert all(len(h.top_k) == 1 for s in one.steps for h in s.hypotheses)
+    for alpha in (0, 0.0, 1, np.float32(0.5), MAX_LENGTH_PENALTY):
+        assert_sane(tr.translate("I am here.", beam_size=3, length_penalty=alpha), tr, 3)
+    assert [t.text for t in tr.translate_batch(("Hello!", "I am here."), batch_size=1, record=np.bool_(True))] \
+        == [t.text for t in tr.translate_batch(["Hello!", "I am here."])]
 
 
 @pytest.mark.parametrize("label", ["script tag", "html", "quotes"])

@@ -7,6 +7,8 @@ Jean et al. 2015): each ``<unk>`` becomes the source word it attends to most.
 """
 from __future__ import annotations
 
+import numbers
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -21,6 +23,7 @@ from .search.record import SearchResult, StepRecord
 
 MAX_TOKENS = 100   # words and punctuation marks per input
 MAX_BEAM = 20
+MAX_LENGTH_PENALTY = 5.0   # α in score / |y|^α; 0 is the raw probability, 1 the per-word average
 
 
 @dataclass
@@ -47,10 +50,45 @@ def check_text(text) -> list[str]:
     return tokens
 
 
+def check_whole(name: str, value, low: int, high: int | None = None, what: str = "") -> int:
+    """``value`` as an int if it is a whole number (not a bool, not a float) in [low, high],
+    else a ValueError naming the argument, its value and the allowed range."""
+    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral)
+            or value < low or (high is not None and value > high)):
+        allowed = f"from {low} to {high}{what}" if high is not None else f"of at least {low}"
+        raise ValueError(f"{name} must be a whole number {allowed}, got {value!r}.")
+    return int(value)
+
+
 def check_beam(beam_size) -> int:
-    if isinstance(beam_size, bool) or not isinstance(beam_size, int) or not 1 <= beam_size <= MAX_BEAM:
-        raise ValueError(f"beam_size must be a whole number from 1 to {MAX_BEAM}, got {beam_size!r}.")
-    return beam_size
+    return check_whole("beam_size", beam_size, 1, MAX_BEAM)
+
+
+def check_top_k(top_k, vocab_size: int) -> int:
+    """How many of the most probable next words each recorded step keeps: 1 to the target vocabulary."""
+    return check_whole("top_k", top_k, 1, vocab_size, " (the size of the target vocabulary)")
+
+
+def check_length_penalty(length_penalty) -> float:
+    if (isinstance(length_penalty, (bool, np.bool_)) or not isinstance(length_penalty, numbers.Real)
+            or not 0 <= length_penalty <= MAX_LENGTH_PENALTY):   # NaN fails the comparison too
+        raise ValueError(f"length_penalty must be a number from 0 to {MAX_LENGTH_PENALTY:g} "
+                         f"(0: raw log-probability, 1: per word), got {length_penalty!r}.")
+    return float(length_penalty)
+
+
+def check_flag(name: str, value) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}.")
+    return bool(value)
+
+
+def check_texts(texts) -> list:
+    """The texts given to ``translate_batch`` as a list (each one is then checked by :func:`check_text`)."""
+    if isinstance(texts, (str, bytes)) or not isinstance(texts, Iterable):
+        raise ValueError(f"translate_batch takes a list of English strings, not {type(texts).__name__}"
+                         + (": use translate() for a single text." if isinstance(texts, str) else "."))
+    return list(texts)
 
 
 def replace_unknowns(tokens: list[str], attention: np.ndarray | None, source: list[str]) -> list[str]:
@@ -73,13 +111,23 @@ class Translator:
 
     def translate(self, text: str, beam_size: int = 1, replace_unk: bool = True, length_penalty: float = 1.0,
                   top_k: int = 5) -> Translation:
+        """Translate one English text. ``beam_size`` 1 to :data:`MAX_BEAM` (1 is greedy);
+        ``length_penalty`` α from 0 to :data:`MAX_LENGTH_PENALTY` (beam only); ``top_k`` the number of
+        next-word candidates each step records, 1 to the target vocabulary size. Bad arguments
+        raise a ValueError that names the argument and its allowed range, before any decoding."""
         return self.translate_batch([text], beam_size, replace_unk, length_penalty, record=True, top_k=top_k)[0]
 
     def translate_batch(self, texts: list[str], beam_size: int = 1, replace_unk: bool = True,
                         length_penalty: float = 1.0, record: bool = False, top_k: int = 5,
                         batch_size: int = 100) -> list[Translation]:
+        """Translate a list of English texts (arguments as for :meth:`translate`; ``record`` keeps the
+        per-step record, ``batch_size`` sentences are decoded together)."""
         beam_size = check_beam(beam_size)
-        sources = [check_text(t) for t in texts]
+        replace_unk, record = check_flag("replace_unk", replace_unk), check_flag("record", record)
+        length_penalty = check_length_penalty(length_penalty)
+        top_k = check_top_k(top_k, len(self.tgt_vocab))
+        batch_size = check_whole("batch_size", batch_size, 1)
+        sources = [check_text(t) for t in check_texts(texts)]
         order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
         out: list[Translation | None] = [None] * len(sources)
         for k in range(0, len(order), batch_size):

@@ -1,7 +1,7 @@
 """Normalisation, tokenisation and detokenisation for English and French.
 
 * :func:`normalize` — NFC, one plain space for every Unicode space, straight quotes,
-  no control/format characters; accents and case are kept.
+  no control/format characters and no lone surrogates; accents and case are kept.
 * :func:`tokenize` — punctuation becomes separate tokens (``...``, decimals like ``3.5``
   and ``1,000`` and hyphenated words like ``est-ce`` stay whole).  English clitics take
   the apostrophe on the right (``do n't``, ``I 'm``, ``Tom 's``); French elisions keep it on
@@ -26,13 +26,22 @@ _TRANSLATE = str.maketrans({
 })
 
 
+_REMOVED = ("Cc", "Cf", "Cs")  # control, format, surrogate
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def normalize(text: str) -> str:
     """Return ``text`` in NFC with Unicode spaces as ``' '`` (collapsed and stripped),
-    curly quotes made straight and control (Cc) / format (Cf) characters removed."""
+    curly quotes made straight and control (Cc), format (Cf) and surrogate (Cs) code points
+    removed.  A high-low surrogate pair (``"\\ud83d\\ude00"``) is first joined into the
+    character it encodes; a lone surrogate is not a character and cannot be written as
+    UTF-8 (it would break HTML or file output), so it goes like a control character."""
     text = text.translate(_TRANSLATE)
-    if not text.isprintable():  # some whitespace, control or format character
+    if not text.isprintable():  # some whitespace, control, format or surrogate character
+        if _SURROGATE.search(text):  # join valid pairs; lone ones are dropped below
+            text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
         text = "".join(c for c in text if c.isprintable() or c.isspace()
-                       or unicodedata.category(c) not in ("Cc", "Cf"))
+                       or unicodedata.category(c) not in _REMOVED)
     text = " ".join(text.split())  # every Unicode space -> one ' '
     return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
 
@@ -83,6 +92,11 @@ def _is_clitic(tok: str) -> bool:
     return (len(tok) > 1 and tok[0] == "'" and tok[1].isalnum()) or tok.lower() == "n't"
 
 
+def _is_dots(tok: str) -> bool:
+    """``..``, ``....``: :func:`tokenize` keeps any run of dots whole, like ``...``."""
+    return len(tok) > 1 and not tok.strip(".")
+
+
 def _is_elided(tok: str) -> bool:
     """French elisions: ``l'``, ``qu'``, ``j'`` ... (joined to the next word)."""
     return len(tok) > 1 and tok[-1] == "'" and tok[-2].isalnum()
@@ -91,8 +105,8 @@ def _is_elided(tok: str) -> bool:
 def detokenize(tokens: Iterable[str], lang: str = "fr") -> str:
     """Join tokens into text with the spacing rules of ``lang`` ("fr" or "en").
 
-    French: a space before ``! ? ; : »`` and after ``«``; none before ``. , )`` nor after
-    ``(``; elisions join the next word.  English: no space before ``! ? ; : %`` either nor
+    French: a space before ``! ? ; : »`` and after ``«``; none before ``. , )`` or a run of
+    dots (``...``, ``..``) nor after ``(``; elisions join the next word.  English: no space before ``! ? ; : %`` either nor
     after ``$``; clitics (``n't``, ``'s``) and a possessive ``'`` after *s* join the previous
     word.  Straight quotes alternate between opening (joined to the next token) and closing
     (joined to the previous one).
@@ -117,7 +131,7 @@ def detokenize(tokens: Iterable[str], lang: str = "fr") -> str:
             else:
                 glue_after = True  # opening quote
             open_quote[tok] = not open_quote[tok]
-        elif tok in no_before or _is_clitic(tok):
+        elif tok in no_before or _is_dots(tok) or _is_clitic(tok):
             glue = True
         if tok in no_after or _is_elided(tok):
             glue_after = True
