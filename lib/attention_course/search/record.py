@@ -52,4 +52,4 @@ def max_lengths(src_lengths: torch.Tensor, a: float = 2.0, b: int = 10) -> torch
 
 def top_k_list(log_probs: torch.Tensor, k: int) -> list[tuple[int, float]]:
     p, i = log_probs.exp().topk(min(k, log_probs.numel()))
-    return [(int(a), float(b)) for a, b in zip(i, p)]
+    return list(zip(i.tolist(), p.tolist()))   # one conversion, not one per element
