@@ -49,7 +49,7 @@ def test_each_shipped_model_loads(name):
 
 def test_unknown_model_name_is_a_value_error():
     with pytest.raises(ValueError, match="unknown model"):
-        pretrained.load("transformer")
+        pretrained.load("perceiver")
     with pytest.raises(ValueError, match="bahdanau"):
         pretrained.metrics("Bahdanau")
 
@@ -163,7 +163,7 @@ def test_a_config_without_checksums_is_refused(change, tmp_path):
 def test_an_invalid_configuration_names_config_json(tmp_path):
     d = copy_checkpoint("bahdanau", tmp_path)
     config = json.loads((d / "config.json").read_text(encoding="utf-8"))
-    config["model"]["decoder"] = "transformer"
+    config["model"]["decoder"] = "perceiver"
     (d / "config.json").write_text(json.dumps(config), encoding="utf-8")
     with pytest.raises(CheckpointError, match="config.json"):
         load_model(d)

@@ -243,7 +243,7 @@ BAD_SETTINGS = [
     ("dropout", "0.2", "a number from 0 up to (not including) 1"),
     ("dropout", True, "a number from 0 up to (not including) 1"),
     ("dropout", float("nan"), "a number from 0 up to (not including) 1"),
-    ("decoder", "transformer", "one of context-init, context-every-step, bahdanau, luong"),
+    ("decoder", "perceiver", "one of context-init, context-every-step, bahdanau, luong, transformer"),
     ("decoder", 3, "one of context-init"),
     ("attention", "cosine", "one of bahdanau, dot, general, concat, local-m, local-p"),
     ("local_score", "local-p", "one of dot, general, concat"),

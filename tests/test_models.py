@@ -125,9 +125,9 @@ def test_the_output_projection_is_tied_to_the_target_embedding():
 
 def test_model_config_rejects_unknown_settings():
     with pytest.raises(ValueError, match="decoder must be one of"):
-        ModelConfig(decoder="transformer")
+        ModelConfig(decoder="perceiver")
     with pytest.raises(ValueError, match="unknown model settings"):
-        ModelConfig.from_dict({"decoder": "bahdanau", "heads": 8})
+        ModelConfig.from_dict({"decoder": "bahdanau", "n_heads": 8})
     assert ModelConfig.from_dict(tiny_config("luong-local-p").to_dict()) == tiny_config("luong-local-p")
 
 

@@ -133,7 +133,7 @@ OUT_OF_RANGE = [
     ("data", "subset", -5, "an integer >= 1 or null"),
     ("data", "dev_subset", 0, "an integer >= 1 or null"),
     ("data", "min_freq", 0, "an integer >= 1"),
-    ("model", "decoder", "transformer", "one of context-init, context-every-step, bahdanau, luong"),
+    ("model", "decoder", "perceiver", "one of context-init, context-every-step, bahdanau, luong, transformer"),
     ("model", "attention", "additive", "one of "),
     ("model", "local_score", "local-p", "one of "),
     ("model", "window", 0, "an integer"),

@@ -160,6 +160,11 @@ MODEL_FIELDS: dict[str, tuple[str, tuple]] = {
     "decoder_size": ("int", (1, MAX_SIZE)),
     "attention_size": ("int", (1, MAX_SIZE)),
     "dropout": ("float", (0.0, 1.0)),
+    "reverse_source": ("bool", (False, True)),
+    "layers": ("int", (1, 64)),
+    "heads": ("int", (1, MAX_SIZE)),
+    "ff_size": ("int", (1, MAX_SIZE)),
+    "positional": ("bool", (False, True)),
 }
 assert set(MODEL_FIELDS) == {f.name for f in fields(ModelConfig)}, "every model setting needs a rule"
 
@@ -214,6 +219,9 @@ def validate_model_config(settings, path: Path = Path(CONFIG)) -> ModelConfig:
         if score == "dot" and cfg.decoder_size != 2 * cfg.hidden_size:
             raise _invalid_config(path, f"model.decoder_size is {cfg.decoder_size}, but dot attention needs "
                                         f"2 x hidden_size = {2 * cfg.hidden_size}")
+    if cfg.decoder == "transformer" and cfg.emb_size % cfg.heads:
+        raise _invalid_config(path, f"model.heads is {cfg.heads}, but a Transformer needs emb_size "
+                                    f"({cfg.emb_size}) to be a multiple of it")
     return cfg
 
 

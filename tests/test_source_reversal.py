@@ -1,0 +1,121 @@
+"""Source reversal (Sutskever et al. 2014, ``reverse_source``): a reversing model equals the plain
+model fed reversed sentences, in training and in search; padding changes nothing; and with the
+course's bidirectional encoder, reversal is only a relabelling of the two directions.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from attention_course.data.batching import make_batch, pad
+from attention_course.models import build_model, reverse_padded
+from attention_course.search import beam_search, greedy_search
+from attention_course.train import RunConfig
+
+from helpers_models import (SRC_VOCAB, TGT_VOCAB, one_thread, random_ids, tiny_config,  # noqa: F401 (autouse)
+                            tiny_model)
+
+CONFIGS = Path(__file__).resolve().parents[1] / "lib" / "attention_course" / "configs"
+TOL = dict(atol=1e-10, rtol=0)
+SOURCES = random_ids((5, 3, 7, 1, 4), SRC_VOCAB, seed=50)
+TARGETS = random_ids((4, 6, 2, 3, 8), TGT_VOCAB, seed=51)
+
+
+def pair(variant: str, seed: int = 1):
+    """The same tiny model twice: reading the source as written, and reversed."""
+    plain = tiny_model(variant, seed=seed)
+    reversing = build_model(tiny_config(variant, reverse_source=True), SRC_VOCAB, TGT_VOCAB).double().eval()
+    reversing.load_state_dict(plain.state_dict())
+    return plain, reversing
+
+
+def reversed_by_hand(sources):
+    return [list(reversed(s)) for s in sources]
+
+
+def test_reverse_padded_reverses_real_words_only():
+    x = torch.tensor([[1, 2, 3, 0, 0], [4, 5, 6, 7, 8], [9, 0, 0, 0, 0]])
+    lengths = torch.tensor([3, 5, 1])
+    assert reverse_padded(x, lengths).tolist() == [[3, 2, 1, 0, 0], [8, 7, 6, 5, 4], [9, 0, 0, 0, 0]]
+    h = torch.randn(3, 5, 2)
+    assert torch.equal(reverse_padded(reverse_padded(h, lengths), lengths), h)
+    assert torch.equal(reverse_padded(h, lengths)[0, :3], h[0, :3].flip(0))
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("variant", ["context-every-step", "context-init"])
+def test_a_reversing_model_equals_the_plain_model_on_reversed_input(variant):
+    plain, reversing = pair(variant)
+    batch = make_batch(SOURCES, TARGETS)
+    by_hand = make_batch(reversed_by_hand(SOURCES), TARGETS)
+    assert not torch.equal(batch.src, by_hand.src)
+    expected = plain(by_hand.src, by_hand.src_lengths, by_hand.tgt_in)[0]
+    torch.testing.assert_close(reversing(batch.src, batch.src_lengths, batch.tgt_in)[0], expected, **TOL)
+    torch.testing.assert_close(reversing.loss(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out),
+                               plain.loss(by_hand.src, by_hand.src_lengths, by_hand.tgt_in, by_hand.tgt_out), **TOL)
+    lengths = batch.src_lengths
+    for search in (lambda m, s: greedy_search(m, s, lengths), lambda m, s: beam_search(m, s, lengths, beam_size=3)):
+        for a, b in zip(search(reversing, batch.src), search(plain, by_hand.src)):
+            assert a.tokens == b.tokens and a.score == pytest.approx(b.score, abs=1e-9)
+
+
+@torch.no_grad()
+def test_padding_changes_nothing_for_a_reversing_model():
+    """Each sentence alone equals it in a padded batch, also with extra padded columns
+    (a reversal of the padded row, padding included, would fail this)."""
+    _, model = pair("context-every-step", seed=2)
+    batch = make_batch(SOURCES, TARGETS)
+    wide_src = torch.cat([batch.src, torch.zeros(batch.src.size(0), 3, dtype=torch.long)], 1)
+    for src in (batch.src, wide_src):
+        logits = model(src, batch.src_lengths, batch.tgt_in)[0]
+        for b, (s, t) in enumerate(zip(SOURCES, TARGETS)):
+            single = make_batch([s], [t])
+            m = len(t) + 1
+            torch.testing.assert_close(logits[b, :m], model(single.src, single.src_lengths, single.tgt_in)[0][0], **TOL)
+        together = greedy_search(model, src, batch.src_lengths)
+        for b, s in enumerate(SOURCES):
+            assert together[b].tokens == greedy_search(model, pad([s]), torch.tensor([len(s)]))[0].tokens
+
+
+@torch.no_grad()
+def test_an_attention_model_still_attends_to_the_source_words_as_written():
+    """The annotations are put back in source order: attention weights index the words as written."""
+    plain, reversing = pair("bahdanau", seed=3)
+    batch = make_batch(SOURCES, TARGETS)
+    enc = reversing.encode(batch.src, batch.src_lengths).enc
+    by_hand = plain.encoder(pad(reversed_by_hand(SOURCES)), batch.src_lengths)
+    torch.testing.assert_close(enc.annotations, reverse_padded(by_hand.annotations, batch.src_lengths), **TOL)
+    assert bool((enc.annotations[3, 1:] == 0).all())
+
+
+@torch.no_grad()
+def test_with_a_bidirectional_encoder_reversal_only_swaps_the_two_directions():
+    """Why seq2seq-reverse can only differ from seq2seq by chance: the plain model equals a reversing
+    model whose forward and backward GRUs are exchanged (and the halves of the summary it passes on
+    swapped in the decoder's weights). Sutskever et al. reversed the input of a one-way encoder."""
+    plain, reversing = pair("context-every-step", seed=4)
+    enc, dec = reversing.encoder.rnn, reversing.decoder
+    H = enc.hidden_size
+    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+        forward, backward = getattr(plain.encoder.rnn, f"{name}_l0"), getattr(plain.encoder.rnn, f"{name}_l0_reverse")
+        getattr(enc, f"{name}_l0").copy_(backward)
+        getattr(enc, f"{name}_l0_reverse").copy_(forward)
+    swap = lambda w, start: torch.cat([w[:, :start], w[:, start + H: start + 2 * H], w[:, start: start + H],  # noqa: E731
+                                       w[:, start + 2 * H:]], 1)
+    dec.init.W_s.weight.copy_(swap(plain.decoder.init.W_s.weight, 0))                     # s_0 = tanh(W_s c)
+    emb = dec.embedding.embedding_dim
+    dec.rnn.weight_ih_l0.copy_(swap(plain.decoder.rnn.weight_ih_l0, emb))                 # GRU input [E y ; c]
+    dec.output.inputs.weight.copy_(swap(plain.decoder.output.inputs.weight, dec.rnn.hidden_size + emb))  # [s ; E y ; c]
+    batch = make_batch(SOURCES, TARGETS)
+    torch.testing.assert_close(reversing(batch.src, batch.src_lengths, batch.tgt_in)[0],
+                               plain(batch.src, batch.src_lengths, batch.tgt_in)[0], **TOL)
+
+
+def test_the_shipped_config_is_seq2seq_reading_backwards():
+    cfg, base = RunConfig.load(CONFIGS / "seq2seq-reverse.json"), RunConfig.load(CONFIGS / "seq2seq.json")
+    assert cfg.model.reverse_source and not base.model.reverse_source
+    assert cfg.model.to_dict() == {**base.model.to_dict(), "reverse_source": True}
+    assert (cfg.data, cfg.train) == (base.data, base.train)
+    assert "reverse_source" not in base.model.to_dict(), "configs that do not reverse read as before"
