@@ -113,9 +113,48 @@ def test_with_a_bidirectional_encoder_reversal_only_swaps_the_two_directions():
                                plain(batch.src, batch.src_lengths, batch.tgt_in)[0], **TOL)
 
 
-def test_the_shipped_config_is_seq2seq_reading_backwards():
-    cfg, base = RunConfig.load(CONFIGS / "seq2seq-reverse.json"), RunConfig.load(CONFIGS / "seq2seq.json")
-    assert cfg.model.reverse_source and not base.model.reverse_source
-    assert cfg.model.to_dict() == {**base.model.to_dict(), "reverse_source": True}
-    assert (cfg.data, cfg.train) == (base.data, base.train)
+def test_the_shipped_configs_are_seq2seq_with_a_one_way_encoder_reading_forwards_and_backwards():
+    base = RunConfig.load(CONFIGS / "seq2seq.json")
+    uni = RunConfig.load(CONFIGS / "seq2seq-uni.json")
+    rev = RunConfig.load(CONFIGS / "seq2seq-reverse.json")
+    assert uni.model.to_dict() == {**base.model.to_dict(), "bidirectional": False}
+    assert rev.model.to_dict() == {**uni.model.to_dict(), "reverse_source": True}
+    assert (rev.data, rev.train) == (uni.data, uni.train) == (base.data, base.train)
     assert "reverse_source" not in base.model.to_dict(), "configs that do not reverse read as before"
+    assert "bidirectional" not in base.model.to_dict(), "two-way encoders' configs read as before"
+
+
+def test_a_one_way_encoder_keeps_the_sizes_and_reads_left_to_right_only():
+    two_way = tiny_model("context-every-step", seed=5)
+    one_way = tiny_model("context-every-step", seed=5, bidirectional=False)
+    assert one_way.encoder.output_size == two_way.encoder.output_size
+    assert not one_way.encoder.rnn.bidirectional and one_way.encoder.rnn.hidden_size == 2 * two_way.encoder.rnn.hidden_size
+    batch = make_batch(SOURCES, TARGETS)
+    with torch.no_grad():
+        enc = one_way.encoder(batch.src, batch.src_lengths)
+        # Left to right only: the annotation of word j does not depend on the words after it.
+        changed = batch.src.clone()
+        assert batch.src_lengths[2] == 7
+        changed[2, 4:7] = (changed[2, 4:7] % (SRC_VOCAB - 5)) + 5
+        assert not torch.equal(changed, batch.src)
+        enc2 = one_way.encoder(changed, batch.src_lengths)
+        torch.testing.assert_close(enc2.annotations[2, :4], enc.annotations[2, :4], **TOL)
+        assert not torch.allclose(enc2.annotations[2, 4:7], enc.annotations[2, 4:7])
+        # The summary is the state after each sentence's last real word.
+        for b, n in enumerate(batch.src_lengths.tolist()):
+            torch.testing.assert_close(enc.final[b], enc.annotations[b, n - 1], **TOL)
+
+
+@torch.no_grad()
+def test_with_a_one_way_encoder_reversal_changes_what_the_model_computes():
+    """Unlike the bidirectional case, a one-way reader of the reversed sentence is another function."""
+    plain = tiny_model("context-every-step", seed=6, bidirectional=False)
+    reversing = build_model(tiny_config("context-every-step", bidirectional=False, reverse_source=True),
+                            SRC_VOCAB, TGT_VOCAB).double().eval()
+    reversing.load_state_dict(plain.state_dict())
+    batch = make_batch(SOURCES, TARGETS)
+    by_hand = make_batch(reversed_by_hand(SOURCES), TARGETS)
+    torch.testing.assert_close(reversing(batch.src, batch.src_lengths, batch.tgt_in)[0],
+                               plain(by_hand.src, by_hand.src_lengths, by_hand.tgt_in)[0], **TOL)
+    assert not torch.allclose(reversing(batch.src, batch.src_lengths, batch.tgt_in)[0],
+                              plain(batch.src, batch.src_lengths, batch.tgt_in)[0])

@@ -161,6 +161,7 @@ MODEL_FIELDS: dict[str, tuple[str, tuple]] = {
     "attention_size": ("int", (1, MAX_SIZE)),
     "dropout": ("float", (0.0, 1.0)),
     "reverse_source": ("bool", (False, True)),
+    "bidirectional": ("bool", (False, True)),
     "layers": ("int", (1, 64)),
     "heads": ("int", (1, MAX_SIZE)),
     "ff_size": ("int", (1, MAX_SIZE)),

@@ -32,13 +32,19 @@ def lengths_to_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
 
 
 class Encoder(nn.Module):
-    """Embedding + bidirectional GRU over packed sequences, so padding never enters the RNN."""
+    """Embedding + bidirectional GRU over packed sequences, so padding never enters the RNN.
+
+    ``bidirectional=False`` reads left to right only, as Sutskever et al. (2014) did, with one GRU
+    of ``2 * hidden_size`` units, so the annotations and the summary keep their size.
+    """
 
     def __init__(self, vocab_size: int, emb_size: int, hidden_size: int,
-                 dropout: float = 0.0, pad_index: int = 0):
+                 dropout: float = 0.0, pad_index: int = 0, bidirectional: bool = True):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, emb_size, padding_idx=pad_index)
-        self.rnn = nn.GRU(emb_size, hidden_size, batch_first=True, bidirectional=True)
+        self.bidirectional = bidirectional
+        width = hidden_size if bidirectional else 2 * hidden_size
+        self.rnn = nn.GRU(emb_size, width, batch_first=True, bidirectional=bidirectional)
         self.dropout = Dropout(dropout)
         self.output_size = 2 * hidden_size
 
@@ -51,5 +57,5 @@ class Encoder(nn.Module):
         packed = pack_padded_sequence(emb, lengths.cpu(), batch_first=True, enforce_sorted=False)
         out, h_n = self.rnn(packed)                                          # h_n: 2 x batch x hidden
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=src.size(1))
-        final = torch.cat([h_n[0], h_n[1]], dim=-1)                          # batch x 2*hidden
+        final = torch.cat([h_n[0], h_n[1]], dim=-1) if self.bidirectional else h_n[0]  # batch x 2*hidden
         return EncoderOutput(self.dropout(out), final, lengths_to_mask(lengths, src.size(1)), lengths)

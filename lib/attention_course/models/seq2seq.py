@@ -19,7 +19,7 @@ from .transformer_encoder import TransformerEncoder
 
 DECODERS = ("context-init", "context-every-step", "bahdanau", "luong", "transformer")
 # Settings added after the first models shipped: to_dict() writes them only where they matter
-# (reverse_source when true, the Transformer's for a Transformer or when not at their default),
+# (reverse_source when true, bidirectional when false, the Transformer's for a Transformer or when not at their default),
 # so the config of a model that does not use them reads exactly as before.
 TRANSFORMER_SETTINGS = ("layers", "heads", "ff_size", "positional")
 
@@ -37,6 +37,7 @@ class ModelConfig:
     attention_size: int = 256
     dropout: float = 0.2
     reverse_source: bool = False       # feed each source sentence backwards (Sutskever et al. 2014, Sec. 3.3)
+    bidirectional: bool = True         # false: one left-to-right GRU of 2 * hidden_size (as Sutskever et al.)
     # decoder "transformer" (Vaswani et al. 2017): encoder and decoder are Transformers of width
     # emb_size (d_model); hidden_size, decoder_size, attention_size and the Luong settings do not apply
     layers: int = 2                    # encoder layers, and as many decoder layers
@@ -60,6 +61,8 @@ class ModelConfig:
         d = asdict(self)
         if not self.reverse_source:
             del d["reverse_source"]
+        if self.bidirectional:
+            del d["bidirectional"]
         if self.decoder != "transformer":
             defaults = {f.name: f.default for f in fields(self)}
             d = {k: v for k, v in d.items() if k not in TRANSFORMER_SETTINGS or v != defaults[k]}
@@ -109,7 +112,8 @@ def build_model(cfg: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) -> S
                  dropout=cfg.dropout, positional=cfg.positional)
         return Seq2Seq(TransformerEncoder(src_vocab_size, **t), TransformerDecoder(tgt_vocab_size, **t),
                        cfg.reverse_source)
-    encoder = Encoder(src_vocab_size, cfg.emb_size, cfg.hidden_size, cfg.dropout)
+    encoder = Encoder(src_vocab_size, cfg.emb_size, cfg.hidden_size, cfg.dropout,
+                      bidirectional=cfg.bidirectional)
     key = encoder.output_size
     common = dict(vocab_size=tgt_vocab_size, emb_size=cfg.emb_size, hidden_size=cfg.decoder_size,
                   dropout=cfg.dropout)
