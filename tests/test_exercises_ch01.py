@@ -1,4 +1,8 @@
 """The checks of chapter 1's exercises accept the right answers and reject wrong ones."""
+import re
+from pathlib import Path
+
+import nbformat
 import pytest
 import torch
 from torch import nn
@@ -6,11 +10,15 @@ from torch import nn
 from attention_course.exercises import check, ch01
 
 
-def _gru_step(x, h, rnn, swap_update=False, reset_before_product=False):
-    """A GRU step written out; the two flags make the typical wrong variants.
+CHAPTER = Path(__file__).resolve().parents[1] / "chapters" / "01_seq2seq.ipynb"
+
+
+def _gru_step(x, h, rnn, swap_update=False, reset_before_product=False, bias_outside=False):
+    """A GRU step written out; the flags make the typical wrong variants.
 
     swap_update: z ⊙ n + (1 - z) ⊙ h (the update gate the wrong way round);
-    reset_before_product: Cho et al.'s U(r ⊙ h), a valid GRU but not nn.GRU's U h ⊙ r.
+    reset_before_product: Cho et al.'s U(r ⊙ h), a valid GRU but not nn.GRU's U h ⊙ r;
+    bias_outside: b_hn added after the reset gate's product, r ⊙ (U_n h) + b_hn.
     """
     W_r, W_z, W_n = rnn.weight_ih_l0.chunk(3)
     U_r, U_z, U_n = rnn.weight_hh_l0.chunk(3)
@@ -18,7 +26,12 @@ def _gru_step(x, h, rnn, swap_update=False, reset_before_product=False):
     b_hr, b_hz, b_hn = rnn.bias_hh_l0.chunk(3)
     r = torch.sigmoid(x @ W_r.T + b_ir + h @ U_r.T + b_hr)
     z = torch.sigmoid(x @ W_z.T + b_iz + h @ U_z.T + b_hz)
-    hidden = (r * h) @ U_n.T + b_hn if reset_before_product else r * (h @ U_n.T + b_hn)
+    if reset_before_product:
+        hidden = (r * h) @ U_n.T + b_hn
+    elif bias_outside:
+        hidden = r * (h @ U_n.T) + b_hn
+    else:
+        hidden = r * (h @ U_n.T + b_hn)
     n = torch.tanh(x @ W_n.T + b_in + hidden)
     return z * n + (1 - z) * h if swap_update else (1 - z) * n + z * h
 
@@ -33,6 +46,10 @@ def swapped_gru_step(x, h, rnn):
 
 def paper_reset_gru_step(x, h, rnn):
     return _gru_step(x, h, rnn, reset_before_product=True)
+
+
+def bias_outside_gru_step(x, h, rnn):
+    return _gru_step(x, h, rnn, bias_outside=True)
 
 
 def test_1_1_counts_parameters_like_torch():
@@ -53,7 +70,8 @@ def test_1_2_accepts_a_right_step(capsys):
     assert "correct" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("wrong", [swapped_gru_step, paper_reset_gru_step, lambda x, h, rnn: h,
+@pytest.mark.parametrize("wrong", [swapped_gru_step, paper_reset_gru_step, bias_outside_gru_step,
+                                   lambda x, h, rnn: h,
                                    lambda x, h, rnn: None, lambda x, h, rnn: h[0],
                                    lambda x, h, rnn: 1 / 0, 42])
 def test_1_2_rejects_wrong_steps(wrong):
@@ -64,6 +82,108 @@ def test_1_2_rejects_wrong_steps(wrong):
 def test_1_2_swapped_update_gets_its_hint():
     with pytest.raises(AssertionError, match="wrong way round"):
         check("1.2", swapped_gru_step)
+
+
+def test_1_2_bias_outside_the_reset_product_gets_its_hint():
+    with pytest.raises(AssertionError, match=r"b_hn belongs inside the reset gate's product"):
+        check("1.2", bias_outside_gru_step)
+
+
+def test_1_2_the_papers_reset_placement_gets_its_hint():
+    with pytest.raises(AssertionError, match="paper's GRU"):
+        check("1.2", paper_reset_gru_step)
+
+
+# --- The GRU equations printed in chapter 1 are the ones the checker of exercise 1.2 wants. ---
+
+class _Matrix:
+    """A weight matrix written before a vector, W x, acting on a batch of row vectors."""
+
+    def __init__(self, weight):
+        self.weight = weight
+
+    def __matmul__(self, v):
+        return v @ self.weight.T
+
+
+def printed_gru_equations(notebook=CHAPTER) -> list[tuple[str, str]]:
+    """The (left side, right side) of each line of the chapter's GRU equations, as LaTeX."""
+    nb = nbformat.read(notebook, as_version=4)
+    blocks = [m.group(1) for c in nb.cells if c.cell_type == "markdown"
+              for m in re.finditer(r"\\begin\{aligned\}(.*?)\\end\{aligned\}", c.source, re.S)
+              if "reset gate" in m.group(1)]
+    assert len(blocks) == 1, "expected one aligned block with the GRU equations"
+    lines = []
+    for line in blocks[0].split("\\\\"):
+        lhs, rhs = line.split("&=")
+        lines.append((lhs.strip(), rhs.split("&&")[0].strip()))
+    return lines
+
+
+def _identifier(latex: str) -> str:
+    latex = re.sub(r"\\tilde\{(\w)\}", r"\1tilde", latex)
+    latex = re.sub(r"_\{([^{}]*)\}", lambda m: "_" + m.group(1).replace("-1", "m1"), latex)
+    return latex
+
+
+def _python(rhs: str) -> str:
+    """Read the LaTeX of one right-hand side as Python (for the notation of these equations)."""
+    rhs = re.sub(r"\\(big|Big|bigl|bigr|Bigl|Bigr|left|right)\b", "", rhs)
+    rhs = rhs.replace(r"\sigma", "sigmoid").replace(r"\tanh", "tanh").replace(r"\odot", "*")
+    rhs = _identifier(rhs)
+    rhs = re.sub(r"\b([WU](?:_\w+)?)\s*(?=[\w(])", r"\1 @ ", rhs)   # W_r x_t -> W_r @ x_t
+    return rhs
+
+
+def printed_equation_gru_step(x, h, rnn, notebook=CHAPTER):
+    """One GRU step computed by evaluating the chapter's printed equations as they stand.
+
+    Blocks are named r, z, n in the order of nn.GRU's stacked weights. A bias written with
+    one symbol (b_r, or b for the candidate) is read as the sum of PyTorch's two, placed
+    where the equation places it.
+    """
+    W_r, W_z, W_n = rnn.weight_ih_l0.chunk(3)
+    U_r, U_z, U_n = rnn.weight_hh_l0.chunk(3)
+    b_ir, b_iz, b_in = rnn.bias_ih_l0.chunk(3)
+    b_hr, b_hz, b_hn = rnn.bias_hh_l0.chunk(3)
+    names = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "x_t": x, "h_tm1": h,
+             "W_r": _Matrix(W_r), "W_z": _Matrix(W_z), "W_n": _Matrix(W_n), "W": _Matrix(W_n),
+             "U_r": _Matrix(U_r), "U_z": _Matrix(U_z), "U_n": _Matrix(U_n), "U": _Matrix(U_n),
+             "b_ir": b_ir, "b_iz": b_iz, "b_in": b_in, "b_hr": b_hr, "b_hz": b_hz, "b_hn": b_hn,
+             "b_r": b_ir + b_hr, "b_z": b_iz + b_hz, "b_n": b_in + b_hn, "b": b_in + b_hn}
+    for lhs, rhs in printed_gru_equations(notebook):
+        names[_identifier(lhs)] = eval(_python(rhs), {"__builtins__": {}}, names)  # noqa: S307
+    return names["h_t"]
+
+
+def test_the_printed_equations_are_the_four_lines_of_a_gru():
+    lhs = [_identifier(left) for left, _ in printed_gru_equations()]
+    assert len(lhs) == 4 and lhs[:2] == ["r_t", "z_t"] and lhs[-1] == "h_t", lhs
+
+
+def test_1_2_a_step_that_follows_the_printed_equations_passes(capsys):
+    check("1.2", printed_equation_gru_step)
+    assert "correct" in capsys.readouterr().out
+
+
+def test_the_printed_equations_reproduce_nn_gru():
+    torch.manual_seed(3)
+    rnn = nn.GRU(3, 4, batch_first=True)
+    x, h = torch.randn(2, 3), torch.randn(2, 4)
+    with torch.no_grad():
+        expected = rnn(x[:, None], h[None])[0][:, 0]
+        assert torch.allclose(printed_equation_gru_step(x, h, rnn), expected, atol=1e-6)
+
+
+def test_1_2_the_solution_in_the_chapter_passes(capsys):
+    nb = nbformat.read(CHAPTER, as_version=4)
+    solution = next(c.source for c in nb.cells if c.cell_type == "markdown"
+                    and "def my_gru_step" in c.source and "Solution" in c.source)
+    code = solution.split("Solution", 1)[1].rsplit("```", 1)[0]
+    namespace = {"torch": torch}
+    exec(re.sub(r"(?m)^    ", "", code), namespace)  # noqa: S102  (the dropdown indents its code)
+    check("1.2", namespace["answer"])
+    assert "correct" in capsys.readouterr().out
 
 
 def test_1_3_teacher_forcing():

@@ -40,15 +40,37 @@ def _reference_step(x: torch.Tensor, h: torch.Tensor, rnn: nn.GRU) -> torch.Tens
     return out[:, 0]
 
 
-def _swapped_update(x: torch.Tensor, h: torch.Tensor, rnn: nn.GRU) -> torch.Tensor:
-    """The most common slip: h' = z ⊙ n + (1 - z) ⊙ h."""
-    gi = x @ rnn.weight_ih_l0.T + rnn.bias_ih_l0
-    gh = h @ rnn.weight_hh_l0.T + rnn.bias_hh_l0
-    i_r, i_z, i_n = gi.chunk(3, -1)
-    h_r, h_z, h_n = gh.chunk(3, -1)
-    r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
-    n = torch.tanh(i_n + r * h_n)
-    return z * n + (1 - z) * h
+def _variant_step(x: torch.Tensor, h: torch.Tensor, rnn: nn.GRU, slip: str) -> torch.Tensor:
+    """A GRU step with one of the usual slips, to recognise it and say what is wrong.
+
+    "swapped_update": h' = z ⊙ n + (1 - z) ⊙ h;
+    "bias_outside":   n = tanh(W_n x + b_in + r ⊙ (U_n h) + b_hn), b_hn outside the reset gate's product;
+    "paper_reset":    n = tanh(W_n x + b_in + U_n (r ⊙ h) + b_hn), Cho et al.'s placement of the reset gate.
+    """
+    W_r, W_z, W_n = rnn.weight_ih_l0.chunk(3)
+    U_r, U_z, U_n = rnn.weight_hh_l0.chunk(3)
+    b_ir, b_iz, b_in = rnn.bias_ih_l0.chunk(3)
+    b_hr, b_hz, b_hn = rnn.bias_hh_l0.chunk(3)
+    r = torch.sigmoid(x @ W_r.T + b_ir + h @ U_r.T + b_hr)
+    z = torch.sigmoid(x @ W_z.T + b_iz + h @ U_z.T + b_hz)
+    if slip == "bias_outside":
+        n = torch.tanh(x @ W_n.T + b_in + r * (h @ U_n.T) + b_hn)
+    elif slip == "paper_reset":
+        n = torch.tanh(x @ W_n.T + b_in + (r * h) @ U_n.T + b_hn)
+    else:
+        n = torch.tanh(x @ W_n.T + b_in + r * (h @ U_n.T + b_hn))
+    if slip == "swapped_update":
+        return z * n + (1 - z) * h
+    return (1 - z) * n + z * h
+
+
+_SLIP_HINTS = {
+    "swapped_update": "The update gate is used the wrong way round: PyTorch computes h' = (1 - z) * n + z * h.",
+    "bias_outside": "The bias b_hn belongs inside the reset gate's product: "
+                    "n = tanh(W_n x + b_in + r * (U_n h + b_hn)), not ... + r * (U_n h) + b_hn.",
+    "paper_reset": "That is the paper's GRU, U_n (r * h). nn.GRU applies the reset gate after the product "
+                   "and its bias: n = tanh(W_n x + b_in + r * (U_n h + b_hn)).",
+}
 
 
 @exercise("1.2")
@@ -78,9 +100,9 @@ def check_gru_step(answer) -> str:
         if torch.allclose(got, expected, atol=1e-5):
             continue
         with torch.no_grad():
-            if torch.allclose(got, _swapped_update(x, h, rnn), atol=1e-5):
-                raise AssertionError("The update gate is used the wrong way round: PyTorch computes "
-                                     "h' = (1 - z) * n + z * h.")
+            for slip, hint in _SLIP_HINTS.items():
+                if torch.allclose(got, _variant_step(x, h, rnn, slip), atol=1e-5):
+                    raise AssertionError(hint)
         raise AssertionError("The new state differs from nn.GRU's. Check the order of the blocks (reset, update, "
                              "candidate), both biases, and that the reset gate multiplies (U_n h + b_hn).")
     return "Your step matches nn.GRU."

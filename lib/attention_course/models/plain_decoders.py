@@ -1,8 +1,16 @@
 """Decoders without attention: the whole source reaches them as one fixed vector c.
 
-``ContextInitDecoder`` (Sutskever et al. 2014): c only sets the initial state,
-    s_0 = tanh(W_s c),  s_i = GRU(y_{i-1}, s_{i-1}),  p(y_i) = g(s_i, y_{i-1}).
-``ContextEveryStepDecoder`` (Cho et al. 2014, the "RNNencdec" baseline of Bahdanau et al.):
+Both read c, the summary of the package's bidirectional GRU encoder, start from the
+tanh bridge s_0 = tanh(W_s c) and predict with a maxout deep output g that reads y_{i-1}
+(``DeepOutput``). They differ only in how often they read c:
+
+``ContextInitDecoder``, the context-as-initial-state decoder (``"context-init"``, model
+    ``seq2seq-init``): c only initialises the decoder, the idea of Sutskever et al. (2014),
+    s_i = GRU(y_{i-1}, s_{i-1}),  p(y_i) = g(s_i, y_{i-1}).
+    It is not their model: theirs had deep LSTMs, started the decoder from the encoder's
+    last state without a bridge, and predicted with a plain softmax over the decoder state.
+``ContextEveryStepDecoder``, the context-every-step decoder (``"context-every-step"``, model
+    ``seq2seq``; as Cho et al. 2014, the "RNNencdec" baseline of Bahdanau et al.):
     c is also read at every step and by the output layer,
     s_i = GRU([y_{i-1}; c], s_{i-1}),  p(y_i) = g(s_i, y_{i-1}, c).
 With no attention every step's input is known in advance, so teacher forcing runs
@@ -18,6 +26,8 @@ from .layers import DeepOutput, InitialState, Memory, gru_step, input_part
 
 
 class ContextInitDecoder(Decoder):
+    """The context-as-initial-state decoder: c sets s_0 = tanh(W_s c) and is not read again
+    (``reads_context_every_step = True`` makes the context-every-step decoder)."""
     reads_context_every_step = False
 
     def __init__(self, vocab_size: int, emb_size: int, hidden_size: int, context_size: int,
