@@ -95,7 +95,7 @@ def test_encoder_is_a_bidirectional_gru_over_real_words_only():
 
 @pytest.mark.parametrize("variant", ["context-init", "context-every-step"])
 def test_attention_free_decoders_match_a_hand_written_loop(variant):
-    """Sutskever: s_0 = tanh(W_s c), s_i = GRU(E y_{i-1}, s_{i-1}), t = maxout(W [s_i; E y_{i-1}]).
+    """Context-as-initial-state: s_0 = tanh(W_s c), s_i = GRU(E y_{i-1}, s_{i-1}), t = maxout(W [s_i; E y_{i-1}]).
     Cho: the GRU also reads c, and so does the output layer."""
     model = tiny_model(variant, seed=7)
     dec = model.decoder

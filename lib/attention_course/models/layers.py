@@ -28,7 +28,9 @@ def gru_step(gi: torch.Tensor, h: torch.Tensor, rnn: nn.GRU) -> torch.Tensor:
     """One GRU update given the input part ``gi = W_ih x + b_ih`` (computed by the caller,
     so the part that depends only on known inputs can be computed for all steps at once).
 
-    r = σ(W_r x + U_r h),  z = σ(W_z x + U_z h),  n = tanh(W_n x + r ⊙ (U_n h)),  h' = (1 - z) ⊙ n + z ⊙ h
+    r = σ(W_r x + b_ir + U_r h + b_hr),  z = σ(W_z x + b_iz + U_z h + b_hz),
+    n = tanh(W_n x + b_in + r ⊙ (U_n h + b_hn)),  h' = (1 - z) ⊙ n + z ⊙ h
+    (``gh`` below is U h + b_h, so b_hn sits inside the product with r, as in ``nn.GRU``.)
     """
     gh = F.linear(h, rnn.weight_hh_l0, rnn.bias_hh_l0)
     i_r, i_z, i_n = gi.chunk(3, dim=-1)
