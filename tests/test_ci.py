@@ -53,3 +53,10 @@ def test_the_workflow_runs_ci_locked_and_newest_weekly_and_on_pull_requests():
     assert "newest" in job["continue-on-error"] and "locked" not in job["continue-on-error"]
     runs = [s.get("run", "") for s in job["steps"]]
     assert any(r.startswith("bash .ci/run") and "--newest" in r for r in runs)
+
+
+def test_shipped_weights_stay_within_their_budget():
+    """What every install downloads: all weights in the package, at most 80 MB together."""
+    lib = ROOT / "lib" / "attention_course"
+    total = sum(p.stat().st_size for p in lib.rglob("*.safetensors"))
+    assert 0 < total <= 80e6, f"{total / 1e6:.1f} MB of weights"
