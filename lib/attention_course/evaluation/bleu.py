@@ -13,7 +13,9 @@ from sacrebleu.metrics.base import Score
 LENGTH_BUCKETS = ((1, 5), (6, 10), (11, 15), (16, None))
 
 
-def _streams(references: Sequence[Sequence[str]]) -> list[list[str | None]]:
+def reference_streams(references: Sequence[Sequence[str]]) -> list[list[str | None]]:
+    """Per-hypothesis reference lists -> sacrebleu's reference streams (stream k holds every
+    hypothesis' k-th reference, or None where it has fewer: sacrebleu skips those)."""
     if not references:
         return [[]]
     width = max(len(r) for r in references)
@@ -22,19 +24,29 @@ def _streams(references: Sequence[Sequence[str]]) -> list[list[str | None]]:
     return [[r[k] if k < len(r) else None for r in references] for k in range(width)]
 
 
+def bleu_metric() -> BLEU:
+    """The BLEU every score of the course uses (sacrebleu's defaults: 13a, mixed case, exp smoothing)."""
+    return BLEU()
+
+
+def chrf_metric() -> CHRF:
+    """The chrF every score of the course uses (sacrebleu's defaults: chrF2, character 6-grams)."""
+    return CHRF()
+
+
 def corpus_bleu(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> Score:
     """sacrebleu corpus BLEU (13a tokenisation, mixed case). ``str(score)`` is the full
     report and ``score.signature`` the sacrebleu signature of this very call."""
     if len(hypotheses) != len(references):
         raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} reference lists")
-    bleu = BLEU()
-    score = bleu.corpus_score(list(hypotheses), _streams(references))
+    bleu = bleu_metric()
+    score = bleu.corpus_score(list(hypotheses), reference_streams(references))
     score.signature = str(bleu.get_signature())
     return score
 
 
 def corpus_chrf(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> Score:
-    return CHRF().corpus_score(list(hypotheses), _streams(references))
+    return chrf_metric().corpus_score(list(hypotheses), reference_streams(references))
 
 
 def length_bucket(n_words: int) -> str:
