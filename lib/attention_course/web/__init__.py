@@ -1,0 +1,187 @@
+"""The in-browser translator: the shipped models run in the page with ONNX Runtime Web.
+
+:func:`write_site` puts everything the live stepper needs into one folder (the book copies it
+to ``_build/html/_static/ac-live/``):
+
+* ``text.js``, ``search.js``, ``translator.js``, ``stepper.js`` (this package's ports of
+  ``data/text.py``, ``search/``, ``translator.py`` and ``widgets/data.py``, plus the stepper UI),
+  ``stepper.css`` and the widgets' ``widgets.css``;
+* ``models/<name>/`` for every model: ``encoder.onnx`` and ``step.onnx`` with their float16
+  weights (``*.weights.f16``), ``vocab.json`` and ``meta.json``
+  (:mod:`attention_course.export.onnx`), and ``models.json`` listing them;
+* ``ort/``: ONNX Runtime Web (``ort.wasm.min.js`` and its WebAssembly), vendored from the npm
+  package installed once into :func:`assets_dir` (``$ATTENTION_COURSE_WEB_ASSETS``, default
+  ``~/.cache/attention-course-web``) and checked against the hashes below. No CDN is used.
+
+:func:`live_html` is the markup of one stepper (the ``live-translator`` directive writes it).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from importlib import resources
+from pathlib import Path
+
+__all__ = ["ORT_VERSION", "ORT_FILES", "JS_FILES", "CSS_FILES", "assets_dir", "ensure_onnxruntime_web",
+           "write_site", "live_html", "standalone_page", "description", "DEFAULT_TEXT", "WebAssetsError"]
+
+ORT_VERSION = "1.31.1"
+# The files of onnxruntime-web the page loads, and their sha256 (npm's onnxruntime-web@ORT_VERSION).
+ORT_FILES = {
+    "ort.wasm.min.js": "b8a78c408c40da65fdc8ba0846f7b2948e92a4c6d6b23cc8e4165e428ad95443",
+    "ort-wasm-simd-threaded.mjs": "30ed0b5cd1182ede931fea448afb567d4dc705ec957af09f108a2be5f770dac3",
+    "ort-wasm-simd-threaded.wasm": "4b884c203b0fa48d057be3332c65513ff85aa3c5bddd6946acc0fab7ecda001d",
+}
+JS_FILES = ("text.js", "search.js", "translator.js", "stepper.js")   # in loading order
+CSS_FILES = ("stepper.css",)
+DEFAULT_TEXT = "I like red cars."
+NOTE = "The model runs in this page (ONNX Runtime Web); its weights (about 7 MB) load when you press Translate."
+
+
+class WebAssetsError(RuntimeError):
+    """ONNX Runtime Web could not be installed or is not the expected release."""
+
+
+def assets_dir() -> Path:
+    """Where npm installs onnxruntime-web once: ``$ATTENTION_COURSE_WEB_ASSETS`` or
+    ``$XDG_CACHE_HOME/attention-course-web`` (``~/.cache/attention-course-web``)."""
+    if os.environ.get("ATTENTION_COURSE_WEB_ASSETS"):
+        return Path(os.environ["ATTENTION_COURSE_WEB_ASSETS"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "attention-course-web"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _dist(folder: Path) -> Path:
+    return folder / "node_modules" / "onnxruntime-web" / "dist"
+
+
+def _check(dist: Path) -> str | None:
+    """None if every file is there with its hash, else what is wrong."""
+    for name, digest in ORT_FILES.items():
+        f = dist / name
+        if not f.is_file():
+            return f"{f} is missing"
+        if _sha256(f) != digest:
+            return f"{f} is not the file of onnxruntime-web {ORT_VERSION} (sha256 differs)"
+    return None
+
+
+def ensure_onnxruntime_web(folder: str | os.PathLike | None = None, log=None) -> Path:
+    """The ``dist`` folder of onnxruntime-web :data:`ORT_VERSION`, installed with npm into
+    ``folder`` (default :func:`assets_dir`) if it is not there yet; every file is hash-checked."""
+    folder = Path(folder) if folder is not None else assets_dir()
+    dist = _dist(folder)
+    if _check(dist) is None:
+        return dist
+    npm = shutil.which("npm")
+    if npm is None:
+        raise WebAssetsError(f"npm is needed once to install onnxruntime-web {ORT_VERSION} into {folder} "
+                             "(or set ATTENTION_COURSE_WEB_ASSETS to a folder where it is installed)")
+    if log:
+        log(f"installing onnxruntime-web {ORT_VERSION} into {folder}")
+    folder.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run([npm, "install", "--prefix", str(folder), "--no-audit", "--no-fund", "--ignore-scripts",
+                           "--loglevel=error", f"onnxruntime-web@{ORT_VERSION}"], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise WebAssetsError(f"npm install onnxruntime-web@{ORT_VERSION} failed:\n{proc.stderr[-2000:]}")
+    problem = _check(dist)
+    if problem:
+        raise WebAssetsError(problem)
+    return dist
+
+
+def _package_file(*parts: str) -> Path:
+    return Path(str(resources.files("attention_course").joinpath(*parts)))
+
+
+def description(name: str) -> str:
+    """The one-line description of a shipped model (from its training config in ``configs/``)."""
+    try:
+        return json.loads(_package_file("configs", f"{name}.json").read_text(encoding="utf-8")).get("description", "")
+    except (OSError, ValueError):
+        return ""
+
+
+def write_site(out_dir: str | os.PathLike, names=None, cache_dir: str | os.PathLike | None = None,
+               ort_dir: str | os.PathLike | None = None, log=None, standalone: bool = False) -> dict:
+    """Write the scripts, styles, ONNX Runtime Web and the exported models into ``out_dir``
+    (with ``standalone``, also an ``index.html`` holding one stepper, to try it or test it
+    without the book: ``python -m http.server -d out_dir``). Returns the contents of ``models.json``."""
+    from ..export import onnx as export
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in JS_FILES + CSS_FILES:
+        shutil.copyfile(_package_file("web", name), out / name)
+    shutil.copyfile(_package_file("widgets", "widgets.css"), out / "widgets.css")
+    dist = ensure_onnxruntime_web(ort_dir, log=log)
+    (out / "ort").mkdir(exist_ok=True)
+    for name in ORT_FILES:
+        shutil.copyfile(dist / name, out / "ort" / name)
+    (out / "ort" / "NOTICE.txt").write_text(
+        f"onnxruntime-web {ORT_VERSION} (https://github.com/microsoft/onnxruntime), MIT License,\n"
+        "Copyright (c) Microsoft Corporation. Copied from the npm package by attention_course.web.write_site.\n",
+        encoding="utf-8")
+    names = list(names or export.exportable_models())
+    folders = export.export_models(out / "models", names,
+                                   cache_dir=export.default_cache_dir() if cache_dir is None else cache_dir, log=log)
+    listing = {"models": [{"name": n, "description": description(n),
+                           "bytes": sum((folders[n] / f).stat().st_size for f in export.MODEL_FILES)}
+                          for n in names],
+               "ort": ORT_VERSION}
+    (out / "models.json").write_text(json.dumps(listing, indent=1), encoding="utf-8")
+    if standalone:
+        (out / "index.html").write_text(standalone_page(names), encoding="utf-8")
+    return listing
+
+
+def standalone_page(models: list[str] | None = None, **settings) -> str:
+    """A whole HTML page with one stepper, loading the files :func:`write_site` writes beside it."""
+    css = "".join(f'<link rel="stylesheet" href="{name}">' for name in ("widgets.css",) + CSS_FILES)
+    js = "".join(f'<script src="{name}"></script>' for name in JS_FILES)
+    return ('<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f'<title>Attention, step by step: live translator</title><link rel="icon" href="data:,">{css}</head>'
+            f'<body><main><h1>Live translator</h1>{live_html(models, **settings)}</main>{js}</body></html>')
+
+
+def live_html(models: list[str] | None = None, model: str | None = None, text: str = DEFAULT_TEXT,
+              beam: int = 1, top_k: int = 5, base: str | None = None, interval_ms: int = 900) -> str:
+    """The markup of one live stepper: an empty container that ``stepper.js`` fills, with its
+    settings as JSON (escaped for a ``<script>`` element) and a line for readers without
+    JavaScript. ``base`` is the URL of the folder :func:`write_site` wrote (default: the folder
+    ``stepper.js`` was loaded from)."""
+    from ..export.onnx import exportable_models
+    from ..translator import check_beam
+    from ..widgets.render import theme
+    from ..widgets.static import safe_json
+
+    names = list(models or exportable_models())
+    if not names:
+        raise ValueError("the live stepper needs at least one model")
+    unknown = [n for n in names if n not in exportable_models()]
+    if unknown:
+        raise ValueError(f"model {unknown[0]!r} cannot run in the page; choose among: {', '.join(exportable_models())}")
+    model = model or ("bahdanau" if "bahdanau" in names else names[0])
+    if model not in names:
+        raise ValueError(f"model {model!r} is not among the stepper's models {names}")
+    config = {"models": [{"name": n, "description": description(n)} for n in names],
+              "model": model, "text": str(text), "beam": check_beam(beam), "top_k": int(top_k),
+              "interval": int(interval_ms), "theme": theme(), "note": NOTE}
+    if base is not None:
+        config["base"] = str(base)
+    return ('<div class="ac-widget ac-live">'
+            f'<script type="application/json" class="ac-live-config">{safe_json(config)}</script>'
+            '<div class="ac-live-slot"><p class="ac-note">The live translator needs JavaScript: '
+            'it runs the models in this page.</p></div></div>')
