@@ -109,10 +109,11 @@ def main(argv=None) -> int:
 
     from attention_course import pretrained
 
-    site = args.site
+    site, temporary = args.site, None
     if site is None:
         from attention_course.web import write_site
-        site = Path(tempfile.mkdtemp(prefix="ac-live-"))
+        temporary = tempfile.TemporaryDirectory(prefix="ac-live-")   # removed at exit
+        site = Path(temporary.name)
         start = time.perf_counter()
         write_site(site, standalone=True)
         print(f"site written to {site} in {time.perf_counter() - start:.1f} s")
