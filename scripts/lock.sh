@@ -18,6 +18,8 @@ links=()
 for l in ${PIP_FIND_LINKS:-$(python -m pip config get global.find-links 2>/dev/null || true)}; do
   links+=(--find-links "$l")
 done
+# Start from the current lock: uv keeps every version it can, so only what the change needs moves.
+[ -f requirements.lock ] && grep -v '^# ' requirements.lock > requirements.lock.body
 uv pip compile requirements.txt --constraint "$constraints" --python-version 3.11 \
   "${links[@]}" --no-header --output-file requirements.lock.body "$@" >/dev/null
 {
