@@ -31,6 +31,11 @@ def attention_matrix(translation) -> np.ndarray | None:
     return attn[:rows]
 
 
+# The book's text column is 688 px wide; at the chapters' 80 dpi that is 8.6 inches. A figure
+# wider than about 1.3 times that is shrunk below 75 % and its labels below 9 px.
+COLUMN_INCHES = 8.6
+
+
 def _figure_size(n_src: int, n_tgt: int) -> tuple[float, float]:
     return (max(3.0, 0.45 * n_src + 1.6), max(2.2, 0.38 * n_tgt + 1.4))
 
@@ -75,7 +80,7 @@ def plot_attention(translation, ax=None, title: str | None = None, annotate: boo
                 w = attn[i, j]
                 if w >= 0.005:
                     ax.text(j, i, f"{w:.2f}"[1:] if w < 1 else "1", ha="center", va="center",
-                            fontsize=7, color="white" if w > 0.55 else "0.25")
+                            fontsize=8, color="white" if w > 0.55 else "0.25")
     if colorbar:
         ax.figure.colorbar(image, ax=ax, shrink=0.8, label="attention weight")
     return ax
@@ -94,8 +99,12 @@ def plot_attention_pair(t1, t2, titles=("first model", "second model"), annotate
         raise ValueError("titles must be a pair of strings, e.g. ('Bahdanau', 'Luong dot')")
     w1, h1 = _figure_size(len(t1.source_tokens), len(t1.target_tokens))
     w2, h2 = _figure_size(len(t2.source_tokens), len(t2.target_tokens))
-    fig, axes = plt.subplots(1, 2, figsize=(w1 + w2, max(h1, h2)), layout="constrained",
-                             width_ratios=[w1, w2])
+    if w1 + w2 <= COLUMN_INCHES:
+        fig, axes = plt.subplots(1, 2, figsize=(w1 + w2, max(h1, h2)), layout="constrained",
+                                 width_ratios=[w1, w2])
+    else:   # side by side they would be shrunk below legibility in the book's column: stack them
+        fig, axes = plt.subplots(2, 1, figsize=(max(w1, w2), h1 + h2), layout="constrained",
+                                 height_ratios=[h1, h2])
     plot_attention(t1, ax=axes[0], title=titles[0], annotate=annotate)
     plot_attention(t2, ax=axes[1], title=titles[1], annotate=annotate)
     return fig
