@@ -52,7 +52,7 @@ LAYOUT_JS = """() => {
             images.push(`${name(el)} drawn at ${(100 * scale).toFixed(0)} %% of ${el.naturalWidth} px`);
     }
     const shownCode = [...article.querySelectorAll('.cell .cell_input')]
-        .filter(el => el.offsetParent !== null);
+        .filter(el => el.offsetParent !== null && !el.closest('details:not([open])'));
     return {wide, tables, images, column: col.width,
             colab: article.textContent.includes('google.colab'),
             firstCodeShown: shownCode.length ? shownCode[0].textContent.trim().slice(0, 80) : null};
