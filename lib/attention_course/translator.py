@@ -24,6 +24,7 @@ from .search.record import SearchResult, StepRecord
 MAX_TOKENS = 100   # words and punctuation marks per input
 MAX_BEAM = 20
 MAX_LENGTH_PENALTY = 5.0   # α in score / |y|^α; 0 is the raw probability, 1 the per-word average
+MAX_COVERAGE_PENALTY = 5.0   # β in GNMT's coverage penalty β Σ_j log min(Σ_i α_ij, 1); 0 switches it off
 
 
 @dataclass
@@ -77,6 +78,19 @@ def check_length_penalty(length_penalty) -> float:
     return float(length_penalty)
 
 
+def check_coverage_penalty(coverage_penalty, has_attention: bool) -> float:
+    """β of the coverage penalty: a number from 0 to :data:`MAX_COVERAGE_PENALTY`; above 0 only
+    for a model with attention (the penalty is computed from its weights)."""
+    if (isinstance(coverage_penalty, (bool, np.bool_)) or not isinstance(coverage_penalty, numbers.Real)
+            or not 0 <= coverage_penalty <= MAX_COVERAGE_PENALTY):   # NaN fails the comparison too
+        raise ValueError(f"coverage_penalty must be a number from 0 to {MAX_COVERAGE_PENALTY:g} "
+                         f"(0: no penalty), got {coverage_penalty!r}.")
+    if coverage_penalty and not has_attention:
+        raise ValueError(f"coverage_penalty must be 0 for a model without attention (the penalty is "
+                         f"computed from attention weights), got {coverage_penalty!r}.")
+    return float(coverage_penalty)
+
+
 def check_flag(name: str, value) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise ValueError(f"{name} must be True or False, got {value!r}.")
@@ -110,21 +124,25 @@ class Translator:
         return self.model.has_attention
 
     def translate(self, text: str, beam_size: int = 1, replace_unk: bool = True, length_penalty: float = 1.0,
-                  top_k: int = 5) -> Translation:
+                  top_k: int = 5, coverage_penalty: float = 0.0) -> Translation:
         """Translate one English text. ``beam_size`` 1 to :data:`MAX_BEAM` (1 is greedy);
         ``length_penalty`` α from 0 to :data:`MAX_LENGTH_PENALTY` (beam only); ``top_k`` the number of
-        next-word candidates each step records, 1 to the target vocabulary size. Bad arguments
-        raise a ValueError that names the argument and its allowed range, before any decoding."""
-        return self.translate_batch([text], beam_size, replace_unk, length_penalty, record=True, top_k=top_k)[0]
+        next-word candidates each step records, 1 to the target vocabulary size;
+        ``coverage_penalty`` β from 0 to :data:`MAX_COVERAGE_PENALTY` (beam only, models with
+        attention only; GNMT's coverage penalty, see :func:`~attention_course.search.beam.ranking_score`).
+        Bad arguments raise a ValueError that names the argument and its allowed range, before any decoding."""
+        return self.translate_batch([text], beam_size, replace_unk, length_penalty, record=True, top_k=top_k,
+                                    coverage_penalty=coverage_penalty)[0]
 
     def translate_batch(self, texts: list[str], beam_size: int = 1, replace_unk: bool = True,
                         length_penalty: float = 1.0, record: bool = False, top_k: int = 5,
-                        batch_size: int = 100) -> list[Translation]:
+                        batch_size: int = 100, coverage_penalty: float = 0.0) -> list[Translation]:
         """Translate a list of English texts (arguments as for :meth:`translate`; ``record`` keeps the
         per-step record, ``batch_size`` sentences are decoded together)."""
         beam_size = check_beam(beam_size)
         replace_unk, record = check_flag("replace_unk", replace_unk), check_flag("record", record)
         length_penalty = check_length_penalty(length_penalty)
+        coverage_penalty = check_coverage_penalty(coverage_penalty, self.has_attention)
         top_k = check_top_k(top_k, len(self.tgt_vocab))
         batch_size = check_whole("batch_size", batch_size, 1)
         sources = [check_text(t) for t in check_texts(texts)]
@@ -138,7 +156,8 @@ class Translator:
             if beam_size == 1:
                 results = greedy_search(self.model, src, lengths, record=record, top_k=top_k)
             else:
-                results = beam_search(self.model, src, lengths, beam_size, length_penalty, record=record, top_k=top_k)
+                results = beam_search(self.model, src, lengths, beam_size, length_penalty, record=record, top_k=top_k,
+                                      coverage_penalty=coverage_penalty)
             for i, r in zip(idx, results):
                 out[i] = self._translation(sources[i], r, replace_unk)
         return out

@@ -5,7 +5,9 @@ extensions the 2K most probable are looked at in order: one that ends in </s>
 and ranks among the first K is finished, the first K others stay alive, the rest
 are pruned. A sentence is done when K hypotheses have finished (or at its length
 limit, where </s> is forced). The winner maximises  log p(y|x) / |y|^α  (α = ``length_penalty``;
-α = 0 is the raw probability, which favours short outputs).
+α = 0 is the raw probability, which favours short outputs), plus, with ``coverage_penalty`` β > 0,
+GNMT's coverage penalty (Wu et al. 2016, Sec. 7), see :func:`ranking_score`. Both only re-rank
+the finished hypotheses: which hypotheses finish does not depend on α or β.
 """
 from __future__ import annotations
 
@@ -17,24 +19,47 @@ from ..models.seq2seq import Seq2Seq
 from .record import Candidate, Hypothesis, SearchResult, StepRecord, max_lengths, top_k_list
 
 EOS = Vocabulary.eos_index
+COVERAGE_FLOOR = 1e-6   # coverage is clamped to at least this before the log (log 0 would be -inf)
 
 
 def normalised(score: float, length: int, alpha: float) -> float:
     return score / (length ** alpha)
 
 
+def ranking_score(score: float, length: int, alpha: float, attention: torch.Tensor | None = None,
+                  beta: float = 0.0) -> float:
+    """What a finished hypothesis is ranked by: s(y, x) = log p(y|x) / |y|^α + cp(x; y), with
+    GNMT's coverage penalty  cp(x; y) = β · Σ_j log min(Σ_i α_ij, 1)  (Wu et al. 2016, Sec. 7).
+
+    ``attention`` holds the hypothesis' weights α_ij, one row per output word i (the step that
+    chose </s> is left out), one column per source word j. A source word that received a total
+    weight of 1 or more costs nothing; one that was hardly looked at costs a lot. Two deviations
+    from the paper: the length term is the package's |y|^α (GNMT divides by ((5 + |y|) / 6)^α),
+    and the coverage is clamped to at least COVERAGE_FLOOR, so that a word with no weight at all
+    costs β · log 1e-6 instead of making the score -inf. β = 0 is exactly :func:`normalised`."""
+    rank = normalised(score, length, alpha)
+    if beta:
+        coverage = attention.sum(0)                   # |x|: the total weight each source word received
+        rank += beta * float(coverage.clamp(COVERAGE_FLOOR, 1.0).log().sum())
+    return rank
+
+
 @torch.no_grad()
 def beam_search(model: Seq2Seq, src: torch.Tensor, src_lengths: torch.Tensor, beam_size: int = 5,
                 length_penalty: float = 1.0, record: bool = False, top_k: int = 5,
-                max_len_a: float = 2.0, max_len_b: int = 10) -> list[SearchResult]:
+                max_len_a: float = 2.0, max_len_b: int = 10, coverage_penalty: float = 0.0) -> list[SearchResult]:
     if beam_size < 1:
         raise ValueError(f"beam_size must be at least 1, got {beam_size}")
+    if not coverage_penalty >= 0:
+        raise ValueError(f"coverage_penalty must be at least 0, got {coverage_penalty}")
+    if coverage_penalty and not model.has_attention:
+        raise ValueError("coverage_penalty needs attention weights, and this model has no attention")
     model.eval()
     B, K, dev = src.size(0), beam_size, src.device
     memory = model.encode(src, src_lengths).index_select(torch.arange(B, device=dev).repeat_interleave(K))
     state = model.decoder.initial_state(memory)
     limit_t = max_lengths(src_lengths, max_len_a, max_len_b).to(dev)
-    limit = limit_t.tolist()
+    limit, n_src = limit_t.tolist(), src_lengths.tolist()
     scores = torch.full((B, K), -float("inf"), device=dev)
     scores[:, 0] = 0.0
     prev = torch.full((B * K,), Vocabulary.bos_index, dtype=torch.long, device=dev)
@@ -77,7 +102,9 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, src_lengths: torch.Tensor, be
                                                                else alpha.new_zeros(0, alpha.size(-1)), alpha[row][None]])
                     toks = hist[row].tolist()
                     s = score_l[b][r]
-                    finished[b].append((normalised(s, len(toks) + 1, length_penalty), toks, s, a))
+                    rank = ranking_score(s, len(toks) + 1, length_penalty,   # rows of the words, real source words
+                                         None if a is None else a[:-1, : n_src[b]], coverage_penalty)
+                    finished[b].append((rank, toks, s, a))
             if record:
                 steps[b].append(_record(t, b, K, hist, scores, alpha, lp, top_scores, parent, word, keep, top_k, finished[b]))
             if len(finished[b]) >= K or limit[b] <= t + 1:
