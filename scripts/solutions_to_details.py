@@ -26,7 +26,7 @@ def to_details(text: str) -> str:
         body = "\n".join(line for line in m["body"].splitlines() if not line.startswith(":")
                          or not re.match(r":\w+:", line))   # drop directive options (:open: ...)
         title = m["title"].strip() or "Solution"
-        return f"<details>\n<summary>{title}</summary>\n\n{body.strip()}\n\n</details>"
+        return f"<details>\n<summary>{title}</summary>\n\n{body.strip(chr(10)).rstrip()}\n\n</details>"  # keeps an indented code block
     return DROPDOWN.sub(repl, text)
 
 
