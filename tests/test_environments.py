@@ -41,7 +41,8 @@ def test_colab_installs_from_git_and_runs_every_chapter(environment_runs):
     _ok(run, "install Colab's versions")
     chapters = _ok(run, "chapters")
     ran = re.findall(r"^(\d\d_\w+)\s+[\d.]+ s\s*$", chapters.output, flags=re.M)
-    assert len(ran) == 7, chapters.output
+    from conftest import toc_pages
+    assert len(ran) == len([p for p in toc_pages() if p.startswith("chapters/")]), chapters.output
     assert "0 failed" in chapters.output, chapters.output
     installed = _ok(run, "installed package").output
     # The package came from the git install into the venv, not from this checkout's lib/.
