@@ -22,39 +22,110 @@ def test_2_1_rejects_wrong_answers(wrong):
         check("2.1", wrong)
 
 
-def right_accuracy():
+def right_accuracy(pairs=None):
     by_length = {}
-    for target, pred in ch02.exercise_predictions():
+    for target, pred in pairs or ch02.exercise_predictions():
         by_length.setdefault(len(target), ([], []))
         by_length[len(target)][0].append(pred)
         by_length[len(target)][1].append(target)
     return {n: synthetic.score(preds, targets)[1] for n, (preds, targets) in by_length.items()}
 
 
-def test_2_2_matches_the_package_score():
+def pooled(pairs, right_in, total_in):
+    """Per-length accuracy with a given count of right positions and denominator per pair."""
+    right, total = {}, {}
+    for target, pred in pairs:
+        n = len(target)
+        right[n] = right.get(n, 0) + right_in(target, pred)
+        total[n] = total.get(n, 0) + total_in(target, pred)
+    return {n: right[n] / max(total[n], 1) for n in right}
+
+
+def positional(target, pred):
+    return sum(a == b for a, b in zip(pred, target))
+
+
+def multiset(target, pred):                 # right symbols anywhere, order ignored
+    return sum(min(target.count(x), pred.count(x)) for x in set(target))
+
+
+def aligned(target, pred):                  # best alignment instead of position by position
+    import difflib
+    return sum(b.size for b in difflib.SequenceMatcher(None, target, pred, autojunk=False).get_matching_blocks())
+
+
+WRONG_IMPLEMENTATIONS = {
+    "exact-sequence accuracy": lambda pairs: pooled(pairs, lambda t, p: len(t) * (p == t), lambda t, p: len(t)),
+    "over the prediction's length": lambda pairs: pooled(pairs, positional, lambda t, p: len(p)),
+    "over the longer of the two": lambda pairs: pooled(pairs, positional, lambda t, p: max(len(t), len(p))),
+    "missing positions ignored": lambda pairs: pooled(pairs, positional, lambda t, p: min(len(t), len(p))),
+    "symbols counted in any order": lambda pairs: pooled(pairs, multiset, lambda t, p: len(t)),
+    "best alignment, not position by position": lambda pairs: pooled(pairs, aligned, lambda t, p: len(t)),
+}
+
+
+def test_2_2_predictions_are_the_shipped_models_own():
+    """The exercise's data are a real model's greedy copies (no error pattern built in): its
+    per-length accuracy is exactly what synthetic.evaluate measures for that model."""
+    measured = synthetic.evaluate(synthetic.load(ch02.PREDICTION_MODEL), "copy", list(ch02.PREDICTION_LENGTHS),
+                                  per_length=ch02.PREDICTIONS_PER_LENGTH, seed=ch02.PREDICTION_SEED)
+    answer = right_accuracy()
+    assert sorted(answer) == list(ch02.PREDICTION_LENGTHS)
+    assert answer == pytest.approx({n: measured[n]["token"] for n in answer}, abs=1e-12)
+    assert ch02.exercise_predictions() == ch02.exercise_predictions()     # the same every time
+
+
+def test_2_2_data_hold_every_kind_of_error_the_check_must_see():
+    """Wrong symbols, missing symbols and extra ones: without each, some wrong method would pass."""
+    pairs = ch02.exercise_predictions()
+    assert any(p == t for t, p in pairs)                                   # some copies are right
+    assert any(len(p) == len(t) and p != t for t, p in pairs)              # a wrong symbol
+    assert any(len(p) < len(t) for t, p in pairs)                          # missing symbols
+    assert any(len(p) > len(t) for t, p in pairs)                          # extra symbols
+
+
+def test_2_2_accepts_the_right_answer_and_reports_what_it_measures(capsys):
     answer = right_accuracy()
     check("2.2", answer)
-    values = [answer[n] for n in sorted(answer)]
-    assert values == sorted(values, reverse=True) and values[0] < 1   # falls with length, has errors
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 78
+    out = " ".join(out.split())
+    assert "correct" in out and ch02.PREDICTION_MODEL in out
+    for n, a in answer.items():
+        assert f"{a:.0%} at length {n}" in out
 
 
-def test_2_2_rejects_wrong_answers():
+@pytest.mark.parametrize("method", sorted(WRONG_IMPLEMENTATIONS))
+def test_2_2_rejects_each_wrong_implementation(method):
+    pairs = ch02.exercise_predictions()
+    wrong = WRONG_IMPLEMENTATIONS[method](pairs)
+    assert wrong != pytest.approx(right_accuracy(pairs), abs=1e-6), f"{method} gives the right numbers here"
+    with pytest.raises(AssertionError):
+        check("2.2", wrong)
+
+
+def test_2_2_rejects_malformed_answers():
     right = right_accuracy()
-    exact = {}
-    for target, pred in ch02.exercise_predictions():
-        exact.setdefault(len(target), []).append(pred == target)
-    exact = {n: sum(v) / len(v) for n, v in exact.items()}
-    # comparing over the prediction's length instead of the target's
-    by_pred = {}
-    for target, pred in ch02.exercise_predictions():
-        r, t = by_pred.get(len(target), (0, 0))
-        by_pred[len(target)] = (r + sum(a == b for a, b in zip(pred, target)), t + max(len(pred), 1))
-    by_pred = {n: r / t for n, (r, t) in by_pred.items()}
-    assert by_pred != right
-    for wrong in [exact, by_pred, {n: 100 * v for n, v in right.items()}, {4: right[4], 8: right[8]},
-                  {str(n): v for n, v in right.items()}, list(right.values()), {n: None for n in right}]:
+    n = sorted(right)
+    for wrong in [{k: 100 * v for k, v in right.items()}, {k: right[k] for k in n[:2]},
+                  {str(k): v for k, v in right.items()}, list(right.values()), {k: None for k in right}]:
         with pytest.raises(AssertionError):
             check("2.2", wrong)
+
+
+@pytest.mark.parametrize("values, says", [((0.9, 0.6, 0.3), "falls from each length to the next"),
+                                          ((0.3, 0.6, 0.9), "rises from each length to the next"),
+                                          ((0.9, 0.3, 0.6), "does not change steadily with length"),
+                                          ((0.5, 0.5, 0.5), "does not change steadily with length")])
+def test_2_2_message_states_only_the_trend_the_numbers_have(monkeypatch, capsys, values, says):
+    """The success message is computed from the data: no trend is announced that is not there."""
+    pairs = [(list("a" * n), list("a" * round(v * n))) for n, v in zip((10, 20, 40), values)]
+    monkeypatch.setattr(ch02, "exercise_predictions", lambda: pairs)
+    check("2.2", right_accuracy(pairs))
+    out = " ".join(capsys.readouterr().out.split())
+    assert says in out
+    if "falls" not in says:
+        assert "falls" not in out
 
 
 def test_2_3_bits():

@@ -105,9 +105,11 @@ def evaluate(model, task: str, lengths: Sequence[int], per_length: int, seed: in
              vocab: Vocabulary | None = None) -> dict[int, dict[str, float]]:
     """Greedy-decode ``per_length`` fresh sequences of each length; score each length.
 
-    Returns ``{length: {"exact": accuracy, "token": accuracy}}``. The sequences of length
-    ``n`` are drawn with seed ``seed * 1000 + n``, so adding a length changes no other.
-    All sequences are decoded in one batch (each stops at its own length limit).
+    Returns ``{length: {"exact": accuracy, "token": accuracy, "token_se": standard error}}``:
+    ``token_se`` is the standard error of the per-token accuracy over the sequences of that
+    length (0 for a single sequence). The sequences of length ``n`` are drawn with seed
+    ``seed * 1000 + n``, so adding a length changes no other. All sequences are decoded in
+    one batch (each stops at its own length limit).
     """
     import torch
 
@@ -125,8 +127,11 @@ def evaluate(model, task: str, lengths: Sequence[int], per_length: int, seed: in
     predictions = [vocab.decode(r.tokens) for r in results]
     out, start = {}, 0
     for n, group in groups.items():
-        exact, token = score(predictions[start: start + len(group)], [p.target for p in group])
-        out[n] = {"exact": exact, "token": token}
+        preds, targets = predictions[start: start + len(group)], [p.target for p in group]
+        exact, token = score(preds, targets)
+        each = [score([p], [t])[1] for p, t in zip(preds, targets)]
+        se = (sum((a - token) ** 2 for a in each) / (len(each) - 1) / len(each)) ** 0.5 if len(each) > 1 else 0.0
+        out[n] = {"exact": exact, "token": token, "token_se": se}
         start += len(group)
     return out
 
