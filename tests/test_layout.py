@@ -4,6 +4,8 @@ For every page in ``_toc.yml``, in headless Chromium (fixtures in ``conftest.py`
 - no ``pre`` block in the article is wider than the article's column or needs scrolling;
 - no table needs horizontal scrolling (or is wider than the column);
 - no content image is drawn at less than 75 % of its natural width;
+- an output line of ``COLUMN_CHARS`` monospace characters fits the column unwrapped
+  (``tests/test_output_width.py`` keeps every printed line within it);
 - the Colab setup cell is not shown, and the chapter's first code cell shown is folded.
 Sections of prose stay short enough to read (``test_sections_have_a_manageable_length``, no browser).
 """
@@ -15,6 +17,7 @@ import re
 import nbformat
 import pytest
 
+from attention_course.notebook import COLUMN_CHARS
 from conftest import page_source
 
 MIN_IMAGE_SCALE = 0.75
@@ -51,12 +54,23 @@ LAYOUT_JS = """() => {
         if (scale < %(min_scale)s)
             images.push(`${name(el)} drawn at ${(100 * scale).toFixed(0)} %% of ${el.naturalWidth} px`);
     }
+    // How many monospace characters an output line holds without wrapping (outputs print to fit).
+    let outputChars = null;
+    const sample = article.querySelector('.cell_output pre');
+    if (sample) {
+        const probe = sample.cloneNode(false);
+        probe.style.whiteSpace = 'pre';
+        probe.textContent = '0'.repeat(%(chars)s);
+        sample.parentElement.appendChild(probe);
+        outputChars = probe.scrollWidth <= probe.clientWidth + 1 ? %(chars)s : 0;
+        probe.remove();
+    }
     const shownCode = [...article.querySelectorAll('.cell .cell_input')]
         .filter(el => el.offsetParent !== null && !el.closest('details:not([open])'));
-    return {wide, tables, images, column: col.width,
+    return {wide, tables, images, column: col.width, outputChars,
             colab: article.textContent.includes('google.colab'),
             firstCodeShown: shownCode.length ? shownCode[0].textContent.trim().slice(0, 80) : null};
-}""" % {"min_scale": MIN_IMAGE_SCALE}
+}""" % {"min_scale": MIN_IMAGE_SCALE, "chars": COLUMN_CHARS}
 
 @pytest.mark.browser
 def test_nothing_is_cut_off_and_figures_are_legible(toc_page, browser_page):
@@ -65,6 +79,8 @@ def test_nothing_is_cut_off_and_figures_are_legible(toc_page, browser_page):
     problems = [f"wider than the {layout['column']:.0f} px column: {w}" for w in layout["wide"]]
     problems += [f"table cut off or scrolling: {t}" for t in layout["tables"]]
     problems += [f"figure shrunk: {i}" for i in layout["images"]]
+    if layout["outputChars"] is not None:   # the width printed outputs are formatted for really fits
+        assert layout["outputChars"] == COLUMN_CHARS, f"{toc_page}: {COLUMN_CHARS} characters do not fit an output line"
     assert not problems, f"{toc_page}:\n  " + "\n  ".join(problems)
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 THREADS = 2
+COLUMN_CHARS = 78   # monospace characters in a line of the online book's column (tests/test_layout.py)
 
 
 def setup_notebook(seed: int = 0, threads: int = THREADS) -> None:
@@ -19,7 +20,7 @@ def setup_notebook(seed: int = 0, threads: int = THREADS) -> None:
     np.random.seed(seed)
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
-    torch.set_printoptions(precision=3, sci_mode=False)
-    np.set_printoptions(precision=3, suppress=True)
+    torch.set_printoptions(precision=3, sci_mode=False, linewidth=COLUMN_CHARS)
+    np.set_printoptions(precision=3, suppress=True, linewidth=COLUMN_CHARS)
     os.environ.setdefault("TQDM_DISABLE", "1")
     warnings.filterwarnings("ignore", category=UserWarning, module="torch")

@@ -7,7 +7,10 @@ Each chapter's checks live in ``exercises/chNN.py`` and register themselves here
 """
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
+
+from ..notebook import COLUMN_CHARS as WIDTH
 
 _CHECKS: dict[str, Callable] = {}
 
@@ -26,10 +29,13 @@ def check(key: str, answer) -> None:
     if key not in _CHECKS:
         raise KeyError(f"no exercise {key!r}")
     if answer is None:
-        print(f"Exercise {key}: not answered yet. Replace None with your answer and run this cell again.")
+        print(f"Exercise {key}: not answered yet. Replace None with your answer, run again.")
         return
     message = _CHECKS[key](answer)
-    print(f"Exercise {key}: correct." + (f" {message}" if message else ""))
+    text = f"Exercise {key}: correct." + (f" {message}" if message else "")
+    # wrapped to the book's code column, keeping the checker's own line breaks
+    print("\n".join(textwrap.fill(line, WIDTH) if len(line) > WIDTH else line
+                    for line in text.split("\n")))
 
 
 def _load_all() -> None:
