@@ -100,7 +100,7 @@ def test_equal_to_sacrebleu_on_the_test_split(name, test_split):
     translator = pretrained.load(name)
     sources = [e.source for e in test_split]
     references = [list(e.references) for e in test_split]
-    hypotheses = [t.text for t in translator.translate_batch(sources, beam_size=1, batch_size=200)]
+    hypotheses = [t.text for t in translator.translate_batch(sources, beam_size=1, batch_size=600)]
     assert corpus_bleu_parts(hypotheses, references).score == pytest.approx(
         corpus_bleu(hypotheses, references).score, abs=TOLERANCE)
     assert corpus_chrf_parts(hypotheses, references) == pytest.approx(
