@@ -137,6 +137,13 @@ def shown_step(html: str) -> dict:
     }
 
 
+def beam_next(step) -> str | None:
+    """The word a beam step adds to the best hypothesis: its best extension the beam keeps
+    (what "French so far" shows next to the prefix, as greedy shows the word it picks)."""
+    kept = sorted((c for c in step.candidates if c.parent == 0 and c.status != "pruned"), key=lambda c: -c.score)
+    return kept[0].tokens[-1] if kept else None
+
+
 def fake_translation(text: str, beam_size: int = 1, top_k: int = 5) -> Translation:
     """A decode whose source words are the payloads plus ``text`` itself, as single tokens,
     and whose French words, top-k words and beam hypotheses are payloads too."""

@@ -14,12 +14,12 @@ import pytest
 import torch
 
 from attention_course import pretrained
-from attention_course.widgets import (EXAMPLES, AttentionExplorer, DecodingStepper, decode_view, render_step,
-                                      static_data, static_stepper, static_stepper_html, step_state)
+from attention_course.widgets import (EXAMPLES, AttentionExplorer, DecodingStepper, decode_view, explorer_html,
+                                      render_step, static_data, static_stepper, static_stepper_html, step_state)
 from attention_course.widgets.static import render_static, safe_json
 
-from helpers_widgets import (PAYLOADS, CountingLoader, FakeTranslator, assert_only_our_markup, parse,
-                             shown_step)
+from helpers_widgets import (PAYLOADS, CountingLoader, FakeTranslator, assert_only_our_markup, beam_next,
+                             parse, shown_step)
 
 pytestmark = pytest.mark.widgets
 
@@ -46,7 +46,7 @@ def expected(step, beam: bool) -> dict:
         "prefix": list(best.tokens),
         "focus": None if best.attention is None else int(np.argmax(best.attention)),
         "topk": [w for w, _ in best.top_k],
-        "next": None if beam else step.chosen[-1],
+        "next": beam_next(step) if beam else step.chosen[-1],
         "beams": [[str(i + 1), " ".join(h.tokens) or "(start)", fmt(h.score)]
                   for i, h in enumerate(step.hypotheses)] if beam else [],
         "cands": [[str(c.parent + 1), " ".join(c.tokens), fmt(c.score)] for c in step.candidates],
@@ -98,6 +98,10 @@ def test_each_step_shows_the_record(beam_size):
     assert stepper.play.value == stepper.step      # Play goes on from where the slider is
     stepper.go(-3)
     assert stepper.step == 0 and stepper.prev_button.disabled and not stepper.next_button.disabled
+    # Step 1 shows, in "French so far", the word this step adds: in a beam as in greedy.
+    first = shown_step(stepper.html)
+    assert first["next"] == steps[0].hypotheses[0].top_k[0][0] and first["prefix"] == []
+    assert "(nothing yet)" not in first["all_text"]
 
 
 @pytest.mark.parametrize("model", pretrained.available())
@@ -368,3 +372,148 @@ def _walk(w):
     yield w
     for c in getattr(w, "children", ()):
         yield from _walk(c)
+
+
+# ---- as a Jupyter user meets them (issue 13) ----------------------------------------------------
+
+def mimebundle(widget) -> dict:
+    """What the notebook stores for a displayed widget: ``_repr_mimebundle_`` (ipywidgets 8)
+    or what ``_ipython_display_`` sends (7.7.1)."""
+    if callable(getattr(widget, "_repr_mimebundle_", None)):
+        return widget._repr_mimebundle_()
+    import ipywidgets.widgets.widget as module
+    sent = []
+    old = module.display
+    module.display = lambda data, raw=False: sent.append(data)
+    try:
+        widget._ipython_display_()
+    finally:
+        module.display = old
+    return sent[0]
+
+
+def _explorer(text=SENTENCE):
+    return AttentionExplorer(text, models=("bahdanau", "luong-dot"))
+
+
+@pytest.mark.parametrize("make, kind, what, whole", [
+    (lambda: DecodingStepper("I like red cars.", model="bahdanau", beam_size=3), "DecodingStepper",
+     "bahdanau, beam 3", True),
+    (lambda: DecodingStepper(EXAMPLES[3], model="luong-dot"), "DecodingStepper", "luong-dot, greedy", False),
+    (lambda: _explorer("I like red cars."), "AttentionExplorer", "bahdanau vs luong-dot", True),
+    (lambda: _explorer(EXAMPLES[3]), "AttentionExplorer", "bahdanau vs luong-dot", False),
+])
+def test_text_form_says_to_run_the_cell(make, kind, what, whole):
+    """Without widget state (a notebook before it runs) the cell shows text/plain: it must say
+    what the widget is and to run the cell, within ipywidgets' 110 characters and the column."""
+    widget = make()
+    bundle = mimebundle(widget)
+    text = bundle["text/plain"]
+    assert text == repr(widget) and len(text) <= 110 and not text.endswith("…")
+    first, second = text.split("\n")
+    assert first == f"{kind}: a live widget, run this cell to use it."
+    assert second.endswith(f"” · {what}") and len(second) <= 78
+    sentence = widget.text_box.value
+    if whole:
+        assert second == f"“{sentence}” · {what}"
+    else:   # a long sentence is cut, with an ellipsis
+        assert second.startswith("“" + sentence[:20]) and f"…” · {what}" in second
+    assert "children=" not in text
+    # ... and the live widget is still what Jupyter shows.
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == widget.model_id
+
+
+def _em(width: str) -> float:
+    assert width.endswith("em"), width
+    return float(width[:-2])
+
+
+def test_stepper_controls_are_never_cut_and_fit_one_row():
+    """At 1024 px a notebook column is about 880 px: the buttons keep their labels (fixed widths
+    that do not shrink) and the model/search/beam/Translate row fits in 720 px (13 px font; a
+    label takes at most 0.55 em a character)."""
+    stepper = DecodingStepper("I like red cars.")
+    buttons = [stepper.translate_button, stepper.prev_button, stepper.play_button, stepper.next_button]
+    assert [b.description for b in buttons[1:]] == ["◀ previous", "▶ play", "next ▶"]
+    for b in buttons:
+        assert b.layout.flex == "0 0 auto", b.description
+        assert _em(b.layout.width) >= 0.55 * len(b.description) + 2, b.description   # text + padding
+    assert stepper.translate_button in stepper.children[1].children
+    row = stepper.children[1]
+    assert row.layout.flex_flow == "row wrap"
+    for w in row.children:
+        assert w.layout.flex == "0 0 auto"
+    widths = (_em(stepper.model_menu.layout.width) + 2 * _em(stepper.search_buttons.style.button_width)
+              + _em(stepper.beam_slider.layout.width) + _em(stepper.translate_button.layout.width))
+    assert widths * 13 + 4 * 12 <= 720
+    for w in (stepper.model_menu, stepper.beam_slider, stepper.slider, stepper.text_box):
+        assert _em(w.style.description_width) >= 0.55 * len(w.description) + 0.8, w.description
+    # The step slider takes the rest of its row, but keeps some length.
+    assert stepper.slider.layout.flex == "1 1 auto" and _em(stepper.slider.layout.min_width) >= 8
+
+
+def test_play_is_a_labelled_button_and_next_stops_it():
+    stepper = DecodingStepper(SENTENCE, model="bahdanau", beam_size=3)
+    play = stepper.play
+    assert play.layout.display == "none"             # the Play widget only keeps time
+    assert stepper.play_button.description == "▶ play" and not stepper.play_button.disabled
+    stepper.go(stepper.n_steps - 1)
+    stepper.play_button.click()                      # from the end: starts again from step 1
+    assert stepper.playing and stepper.step == 0
+    assert stepper.play_button.description == "❚❚ stop" and stepper.play_button.tooltip == "stop playing"
+    play.value = 2                                   # the browser plays: Play -> slider (jslink)
+    stepper.slider.value = 2
+    assert stepper.playing and stepper.step == 2
+    stepper.next_button.click()                      # next stops playback, as in the page
+    assert not stepper.playing and stepper.step == 3 and stepper.play_button.description == "▶ play"
+    for stop in (lambda: stepper.prev_button.click(), lambda: stepper.play_button.click(),
+                 lambda: setattr(stepper.text_box, "value", "I like red cars.")):
+        stepper.play_button.click() if not stepper.playing else None
+        assert stepper.playing
+        stop()
+        assert not stepper.playing and stepper.play_button.description == "▶ play"
+    # The front end ends playback at the last step by itself: the label follows.
+    stepper.play_button.click()
+    setattr(play, "playing" if play.has_trait("playing") else "_playing", False)
+    assert stepper.play_button.description == "▶ play"
+    stepper.text_box.value = ""                      # nothing to play
+    assert stepper.play_button.disabled
+
+
+def test_explorer_labels_and_layout():
+    explorer = _explorer()
+    for w in [explorer.text_box, *explorer.model_menus, *explorer.word_menus]:
+        assert _em(w.style.description_width) >= 0.55 * len(w.description) + 0.8, w.description
+    assert explorer.word_menus[0].description == "French word"
+    for menu in explorer.model_menus + explorer.word_menus:
+        assert menu.layout.flex == "0 0 auto"
+    # A long sentence scrolls inside its panel; the French words (row labels) stay in view.
+    css = re.sub(r"\s+", " ", explorer.html)
+    sticky = re.search(r"\.ac-heat tbody th \{([^}]*)\}", css)
+    assert sticky and "position: sticky" in sticky.group(1) and "left: 0" in sticky.group(1)
+    assert "background" in sticky.group(1)
+    assert re.search(r"\.ac-panel \{[^}]*overflow-x: auto", css)
+
+
+def test_explorer_keeps_each_panels_selection_when_a_model_changes():
+    loader = CountingLoader(pretrained.load)
+    explorer = AttentionExplorer(SENTENCE, models=("bahdanau", "luong-dot"), loader=loader,
+                                 choices=pretrained.available())
+    assert len(loader.calls) == 2
+    explorer.select(0, 2)
+    explorer.select(1, 4)
+    explorer.model_menus[1].value = "luong-general"
+    assert len(loader.calls) == 3 and loader.calls[-1][0] == "luong-general"   # only that panel
+    assert explorer.selected == [2, 4]
+    left, right = parse(explorer.html)[0].find_all("ac-heat")
+    assert "ac-sel" in left.find(tag="tbody").find_all(tag="tr")[2].classes
+    assert "ac-sel" in right.find(tag="tbody").find_all(tag="tr")[4].classes
+    assert explorer.html == explorer_html(*explorer.translations, titles=["bahdanau", "luong-general"],
+                                          selected=[2, 4])
+    explorer.model_menus[0].value = "seq2seq"        # no attention: nothing to select there
+    assert explorer.selected == [None, 4]
+    explorer.model_menus[0].value = "bahdanau"
+    assert explorer.selected == [None, 4]
+    explorer.select(0, 1)
+    explorer.text_box.value = "I like red cars."     # a new sentence: new words, no selection
+    assert explorer.selected == [None, None]

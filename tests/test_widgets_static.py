@@ -24,7 +24,7 @@ from attention_course.widgets import EXAMPLES, render_step, static_data
 from attention_course.widgets.static import render_static
 
 from conftest import LOCAL_HOSTS, page_source
-from helpers_widgets import PAYLOADS, FakeTranslator
+from helpers_widgets import PAYLOADS, FakeTranslator, beam_next
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>stepper</title></head>
@@ -177,7 +177,7 @@ def test_static_stepper_steps_through_every_decode(open_page, site):
                     assert shown["prefix"] == list(best.tokens)
                     assert shown["focus"] == (-1 if best.attention is None else int(np.argmax(best.attention)))
                     assert shown["topk"] == [w for w, _ in best.top_k]
-                    assert shown["next"] == (step.chosen[-1] if beam == 1 else None)
+                    assert shown["next"] == (step.chosen[-1] if beam == 1 else beam_next(step))
                     assert shown["beams"] == (0 if beam == 1 else 1 + len(step.hypotheses))
                 assert shown["done"] == t.text
                 assert page.locator(".ac-next").is_disabled()

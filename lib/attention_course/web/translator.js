@@ -229,9 +229,14 @@
       next = step.chosen.length ? step.chosen[step.chosen.length - 1] : null;
       picked.add(next);
     } else {
+      var bestKept = null;   // the best extension of the best hypothesis that the beam keeps
       step.candidates.forEach(function (c) {
-        if (c.parent === 0 && c.status !== "pruned") picked.add(c.tokens[c.tokens.length - 1]);
+        if (c.parent === 0 && c.status !== "pruned") {
+          picked.add(c.tokens[c.tokens.length - 1]);
+          if (bestKept === null || c.score > bestKept.score) bestKept = c;
+        }
       });
+      next = bestKept === null ? null : bestKept.tokens[bestKept.tokens.length - 1];
     }
     var topk = best.topK.map(function (p) {
       return {w: p[0], p: num(p[1], 3), pct: pyRound(100 * Math.min(Math.max(p[1], 0), 1), 1), pick: picked.has(p[0])};

@@ -12,7 +12,8 @@ A step view (``decode["steps"][n]``, for ``Translation.steps[n]``)::
               "x": 0.55 (weight as a number, for the shading)}, ...], one per ``decode["source"]`` word
     focus   index of the source word with the highest weight (None without attention)
     prefix  the French words decoded before this step (the best hypothesis in a beam)
-    next    the word greedy search picks at this step (None in a beam search)
+    next    the word this step adds to ``prefix``: greedy's pick, or in a beam search the best
+            extension of the best hypothesis that the beam keeps (None if it keeps none)
     topk    [{"w": word, "p": "0.933", "pct": 93.3, "pick": picked or kept}, ...]
     beams   [{"i": 1, "tokens": ["J'", "aime"], "score": "-0.07"}, ...]  (beam search only)
     cands   [{"from": 1, "new": "aime", "score": "-0.16", "status": "alive"}, ...]
@@ -56,8 +57,9 @@ def _step_view(step, n: int, total: int, source: list[str], beam_size: int, fina
         nxt = step.chosen[-1] if step.chosen else None
         picked = {nxt}
     else:
-        nxt = None
-        picked = {c.tokens[-1] for c in step.candidates if c.parent == 0 and c.status != "pruned"}
+        kept = [c for c in step.candidates if c.parent == 0 and c.status != "pruned"]
+        picked = {c.tokens[-1] for c in kept}
+        nxt = max(kept, key=lambda c: c.score).tokens[-1] if kept else None
     topk = [{"w": w, "p": _num(p, 3), "pct": round(100 * min(max(p, 0.0), 1.0), 1), "pick": w in picked}
             for w, p in best.top_k]
     beams, cands = [], []

@@ -16,7 +16,7 @@ import ipywidgets as widgets
 from .data import heatmap_view
 from .examples import EXAMPLES
 from .render import render_error, render_heatmap
-from .stepper import friendly_error, wrap
+from .stepper import fixed, friendly_error, plain_text, wrap
 
 __all__ = ["AttentionExplorer", "explorer_html"]
 
@@ -43,37 +43,56 @@ class AttentionExplorer(widgets.VBox):
             raise ValueError(f"models must be two of: {', '.join(choices)}")
         self._load, self._beam = loader, beam_size
         self.translations = [None, None]
-        self.error: str | None = None
-        wide = {"description_width": "6em"}
+        self.errors: list[str | None] = [None, None]
+        # Descriptions wide enough for "French word" (never cut); widths fixed so the two
+        # panels' menus line up and fit a 700 px column.
+        wide = {"description_width": "8em"}
         self.text_box = widgets.Text(value=text, description="English", continuous_update=False,
                                      layout=widgets.Layout(width="100%"), style=wide)
-        self.model_menus = [widgets.Dropdown(options=choices, value=m, description=d, style=wide)
-                            for m, d in zip(models, ("left", "right"))]
+        self.model_menus = [widgets.Dropdown(options=choices, value=m, description=d, style=wide,
+                                             layout=fixed("20em"))
+                            for m, d in zip(models, ("left model", "right model"))]
         self.word_menus = [widgets.Dropdown(options=[("(none)", NONE)], value=NONE, description="French word",
-                                            style=wide) for _ in range(2)]
+                                            style=wide, layout=fixed("20em")) for _ in range(2)]
         self.view = widgets.HTML()
-        self.text_box.observe(self._inputs_changed, names="value")
-        for menu in self.model_menus:
-            menu.observe(self._inputs_changed, names="value")
+        self.text_box.observe(self._text_changed, names="value")
+        for panel, menu in enumerate(self.model_menus):
+            menu.observe(lambda change, panel=panel: self._model_changed(panel), names="value")
         for menu in self.word_menus:
             menu.observe(self._selection_changed, names="value")
-        super().__init__(children=[self.text_box, widgets.HBox(self.model_menus),
-                                   widgets.HBox(self.word_menus), self.view], **kwargs)
+        row = widgets.Layout(flex_flow="row wrap", align_items="center")
+        super().__init__(children=[self.text_box, widgets.HBox(self.model_menus, layout=row),
+                                   widgets.HBox(self.word_menus, layout=row), self.view], **kwargs)
         self.run()
 
+    @property
+    def error(self) -> str | None:
+        """The message shown instead of the heatmaps (the first panel's, if both failed)."""
+        return next((e for e in self.errors if e is not None), None)
+
     def run(self) -> None:
-        """Translate with both models and redraw."""
+        """Translate with both models and redraw (a new sentence: no word selected)."""
+        for panel in (0, 1):
+            self._translate(panel, keep=None)
+        self._draw()
+
+    def _translate(self, panel: int, keep: int | None) -> None:
+        """Translate the sentence with panel ``panel``'s model; select ``keep`` again if it exists."""
         try:
-            self.translations = [self._load(m.value).translate(self.text_box.value, beam_size=self._beam)
-                                 for m in self.model_menus]
-            self.error = None
+            t = self._load(self.model_menus[panel].value).translate(self.text_box.value, beam_size=self._beam)
+            self.translations[panel], self.errors[panel] = t, None
         except Exception as exc:  # noqa: BLE001 - shown to the reader instead of a traceback
-            self.translations, self.error = [None, None], friendly_error(exc)
-        for menu, t in zip(self.word_menus, self.translations):
-            words = [] if t is None or t.attention is None else t.target_tokens
+            self.translations[panel], self.errors[panel] = None, friendly_error(exc)
+        t = self.translations[panel]
+        words = [] if t is None or t.attention is None else t.target_tokens
+        menu = self.word_menus[panel]
+        self._quiet = True          # one redraw by the caller, not one per menu change
+        try:
             menu.value = NONE
             menu.options = [("(none)", NONE)] + [(f"{i + 1}. {w}", i) for i, w in enumerate(words)]
-        self._draw()
+            menu.value = keep if keep is not None and 0 <= keep < len(words) else NONE
+        finally:
+            self._quiet = False
 
     def select(self, panel: int, index: int | None) -> None:
         """Select French word ``index`` (0-based; None for none) in panel 0 or 1."""
@@ -83,11 +102,18 @@ class AttentionExplorer(widgets.VBox):
     def selected(self) -> list[int | None]:
         return [None if m.value == NONE else m.value for m in self.word_menus]
 
-    def _inputs_changed(self, change) -> None:
+    def _text_changed(self, change) -> None:
         self.run()
 
-    def _selection_changed(self, change) -> None:
+    def _model_changed(self, panel: int) -> None:
+        """Another model in one panel: only that panel is translated again, and each panel keeps
+        its selected word (by position) where it still exists."""
+        self._translate(panel, keep=self.selected[panel])
         self._draw()
+
+    def _selection_changed(self, change) -> None:
+        if not getattr(self, "_quiet", False):
+            self._draw()
 
     def _draw(self) -> None:
         if self.error is not None:
@@ -95,6 +121,12 @@ class AttentionExplorer(widgets.VBox):
             return
         self.view.value = explorer_html(*self.translations, titles=[m.value for m in self.model_menus],
                                         selected=self.selected)
+
+    def __repr__(self) -> str:
+        if not hasattr(self, "view"):      # still being built
+            return "AttentionExplorer()"
+        return plain_text("AttentionExplorer", self.text_box.value,
+                          " vs ".join(m.value for m in self.model_menus))
 
     @property
     def html(self) -> str:

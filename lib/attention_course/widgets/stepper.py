@@ -6,6 +6,8 @@
 Type a sentence, pick a model and a search, then step with the buttons, the slider or play.
 The sentence is decoded once (``Translator.translate`` records every step); stepping only
 redraws the record. Core ipywidgets only, so it runs with ipywidgets 8 and with 7.7.1 (Colab).
+Without a kernel (a notebook opened before it runs) the cell shows the widget's text form: a
+line saying to run it, and what it decodes.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from collections import OrderedDict
 import ipywidgets as widgets
 
 from ..checkpoint import CheckpointError
-from .data import decode_view, step_state
+from .data import decode_view, search_label, step_state
 from .examples import EXAMPLES
 from .render import render_error, render_step, style_tag
 
@@ -22,6 +24,27 @@ __all__ = ["DecodingStepper"]
 
 GREEDY, BEAM = "greedy", "beam search"
 CACHE_SIZE = 32
+PLAY_LABEL, STOP_LABEL = "▶ play", "❚❚ stop"
+# Play's "is playing" trait: ``playing`` in ipywidgets 8, ``_playing`` in 7.7.1 (Colab).
+PLAYING = "playing" if widgets.Play.class_traits().get("playing") is not None else "_playing"
+REPR_CHARS = 110   # ipywidgets cuts a widget's text/plain form after this many characters
+
+
+def fixed(width: str) -> widgets.Layout:
+    """A layout that keeps ``width`` in a row: it neither grows nor shrinks (no cut labels)."""
+    return widgets.Layout(width=width, flex="0 0 auto")
+
+
+def plain_text(kind: str, text: str, what: str) -> str:
+    """A widget's text form, what a page without widget state shows instead of the widget:
+    a line saying to run the cell, then the sentence and the models (at most 110 characters,
+    ipywidgets' limit, and 78 per line)."""
+    first = f"{kind}: a live widget, run this cell to use it."
+    room = min(REPR_CHARS - len(first) - 1, 78) - len(what) - len(" · ") - 2
+    text = " ".join(str(text).split())
+    if len(text) > room:
+        text = text[: max(room - 1, 0)] + "…"
+    return f"{first}\n“{text}” · {what}"
 
 
 def wrap(body: str) -> str:
@@ -57,21 +80,31 @@ class DecodingStepper(widgets.VBox):
         self.text_box = widgets.Text(value=text, description="English", continuous_update=False,
                                      placeholder="Type an English sentence and press Enter",
                                      layout=widgets.Layout(width="100%"), style=wide)
-        self.model_menu = widgets.Dropdown(options=models, value=model, description="Model", style=wide)
+        # Fixed widths that never shrink: each row fits a 720 px column (a notebook at 1024 px
+        # has about 880 px), so no label is cut and Translate stays on its row.
+        self.model_menu = widgets.Dropdown(options=models, value=model, description="Model",
+                                           style={"description_width": "4em"}, layout=fixed("15em"))
         self.search_buttons = widgets.ToggleButtons(options=[GREEDY, BEAM],
-                                                    value=GREEDY if beam_size == 1 else BEAM)
+                                                    value=GREEDY if beam_size == 1 else BEAM,
+                                                    style={"button_width": "7em"}, layout=fixed("auto"))
         self.beam_slider = widgets.IntSlider(value=beam_size if beam_size > 1 else 3, min=2, max=10,
                                              description="beam size", disabled=beam_size == 1,
-                                             continuous_update=False)
-        self.translate_button = widgets.Button(description="Translate", button_style="primary")
+                                             continuous_update=False, style={"description_width": "6em"},
+                                             layout=fixed("14em"))
+        self.translate_button = widgets.Button(description="Translate", button_style="primary",
+                                               tooltip="translate the sentence", layout=fixed("8em"))
         self.prev_button = widgets.Button(description="◀ previous", tooltip="previous step",
-                                          layout=widgets.Layout(width="auto"))
-        self.next_button = widgets.Button(description="next ▶", tooltip="next step",
-                                          layout=widgets.Layout(width="auto"))
+                                          layout=fixed("8.5em"))
+        self.play_button = widgets.Button(description=PLAY_LABEL, tooltip="play the decode step by step",
+                                          layout=fixed("8.5em"))
+        self.next_button = widgets.Button(description="next ▶", tooltip="next step", layout=fixed("8.5em"))
+        # The Play widget only keeps time (in the browser, so playing needs no kernel round trip):
+        # it is hidden, and the labelled button above starts and stops it.
         self.play = widgets.Play(value=0, min=0, max=0, step=1, interval=interval_ms, description="play",
-                                 show_repeat=False)
+                                 show_repeat=False, layout=widgets.Layout(display="none"))
         self.slider = widgets.IntSlider(value=0, min=0, max=0, description="step", readout=False,
-                                        layout=widgets.Layout(flex="1 1 auto"))
+                                        style={"description_width": "3.5em"},
+                                        layout=widgets.Layout(flex="1 1 auto", width="auto", min_width="10em"))
         widgets.jslink((self.play, "value"), (self.slider, "value"))
         self.view = widgets.HTML()
 
@@ -80,16 +113,18 @@ class DecodingStepper(widgets.VBox):
         self.search_buttons.observe(self._inputs_changed, names="value")
         self.beam_slider.observe(self._inputs_changed, names="value")
         self.translate_button.on_click(lambda _: self.run())
-        self.prev_button.on_click(lambda _: self.go(self.step - 1))
-        self.next_button.on_click(lambda _: self.go(self.step + 1))
+        self.prev_button.on_click(lambda _: self.previous())
+        self.next_button.on_click(lambda _: self.next())
+        self.play_button.on_click(lambda _: self.toggle_play())
+        self.play.observe(self._playing_changed, names=[PLAYING])
         self.slider.observe(self._step_changed, names="value")
 
         super().__init__(children=[
             self.text_box,
             widgets.HBox([self.model_menu, self.search_buttons, self.beam_slider, self.translate_button],
                          layout=widgets.Layout(flex_flow="row wrap", align_items="center")),
-            widgets.HBox([self.prev_button, self.play, self.next_button, self.slider],
-                         layout=widgets.Layout(align_items="center")),
+            widgets.HBox([self.prev_button, self.play_button, self.next_button, self.slider, self.play],
+                         layout=widgets.Layout(flex_flow="row wrap", align_items="center")),
             self.view,
         ], **kwargs)
         self.run()
@@ -117,9 +152,7 @@ class DecodingStepper(widgets.VBox):
         except Exception as exc:  # noqa: BLE001 - shown to the reader instead of a traceback
             self.translation, self.decode, self.error = None, None, friendly_error(exc)
         last = len(self.decode["steps"]) - 1 if self.decode else 0
-        for name in ("playing", "_playing"):   # ipywidgets 8 / 7.7.1
-            if self.play.has_trait(name):
-                setattr(self.play, name, False)
+        self.stop()
         self.play.value = 0
         self.slider.value = 0
         self.play.max = last
@@ -140,7 +173,8 @@ class DecodingStepper(widgets.VBox):
         return len(self.decode["steps"]) if self.decode else 0
 
     def go(self, n: int) -> None:
-        """Show step ``n`` (clipped to the decode)."""
+        """Show step ``n`` (clipped to the decode); stops playback, as the page's stepper does."""
+        self.stop()
         n = max(0, min(int(n), max(self.n_steps - 1, 0)))
         if n != self.slider.value:
             self.slider.value = n     # redraws through _step_changed
@@ -152,6 +186,35 @@ class DecodingStepper(widgets.VBox):
 
     def previous(self) -> None:
         self.go(self.step - 1)
+
+    # ---- playing (the hidden Play widget keeps time in the browser) -------------------------
+
+    @property
+    def playing(self) -> bool:
+        return bool(getattr(self.play, PLAYING))
+
+    def play_steps(self) -> None:
+        """Start playback (from the first step if the last one is shown)."""
+        if self.decode is None or self.n_steps < 2:
+            return
+        if self.step >= self.n_steps - 1:
+            self.go(0)
+        setattr(self.play, PLAYING, True)
+
+    def stop(self) -> None:
+        """Stop playback where it is."""
+        setattr(self.play, PLAYING, False)
+
+    def toggle_play(self) -> None:
+        if self.playing:
+            self.stop()
+        else:
+            self.play_steps()
+
+    def _playing_changed(self, change) -> None:
+        playing = bool(change["new"])
+        self.play_button.description = STOP_LABEL if playing else PLAY_LABEL
+        self.play_button.tooltip = "stop playing" if playing else "play the decode step by step"
 
     def _step_changed(self, change) -> None:
         # Keep Play where the slider is: jslink copies Play's value onto the slider when a page
@@ -167,6 +230,13 @@ class DecodingStepper(widgets.VBox):
             self.view.value = wrap(render_step(self.decode, self.step))
         self.prev_button.disabled = self.decode is None or self.step == 0
         self.next_button.disabled = self.decode is None or self.step >= self.n_steps - 1
+        self.play_button.disabled = self.decode is None or self.n_steps < 2
+
+    def __repr__(self) -> str:
+        if not hasattr(self, "view"):      # still being built
+            return "DecodingStepper()"
+        return plain_text("DecodingStepper", self.text_box.value,
+                          f"{self.model_menu.value}, {search_label(self.beam_size)}")
 
     @property
     def html(self) -> str:
