@@ -200,3 +200,159 @@ def test_1_3_teacher_forcing():
 def test_unanswered_prints_a_reminder(capsys):
     check("1.1", None)
     assert "not answered yet" in capsys.readouterr().out
+
+
+# --- 1.4: the summary ablated in the trained models ---
+
+import torch.nn.functional as F  # noqa: E402
+
+
+def _features(model, batch, memory, initial=None):
+    """The teacher-forced decoder's features, optionally from a given first state."""
+    if initial is not None:
+        model.decoder.initial_state = lambda memory: initial
+    features, _ = model.decoder(batch.tgt_in, memory)
+    return features
+
+
+def _mean_loss(model, batch, features, how="mean"):
+    real = batch.tgt_out != 0
+    if how == "with padding":
+        logits = model.decoder.project(features)
+        return F.cross_entropy(logits.flatten(0, 1), batch.tgt_out.flatten()).item()
+    if how == "per sentence":
+        logits = model.decoder.project(features)
+        each = F.cross_entropy(logits.transpose(1, 2), batch.tgt_out, reduction="none")
+        return torch.stack([each[k][real[k]].mean() for k in range(len(real))]).mean().item()
+    return F.cross_entropy(model.decoder.project(features[real]), batch.tgt_out[real],
+                           reduction="sum" if how == "sum" else "mean").item()
+
+
+def zero_summary(model, batch, how="mean"):
+    memory = model.encode(batch.src, batch.src_lengths)
+    memory.enc.final = torch.zeros_like(memory.enc.final)
+    return _mean_loss(model, batch, _features(model, batch, memory), how)
+
+
+def zero_summary_by_hook(model, batch):
+    """Another right way: a forward hook on the encoder zeroes its summary, then Seq2Seq.loss."""
+    def hook(module, inputs, output):
+        output.final = torch.zeros_like(output.final)
+        return output
+    model.encoder.register_forward_hook(hook)
+    return model.loss(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out)
+
+
+def zero_summary_weights(model, batch):
+    """Another right way: zero every weight that reads c (W_s, and for seq2seq the context
+    columns of the decoder GRU and of the deep output)."""
+    dec = model.decoder
+    ctx = model.encoder.output_size
+    with torch.no_grad():
+        dec.init.W_s.weight.zero_()
+        if dec.reads_context_every_step:
+            dec.rnn.weight_ih_l0[:, -ctx:] = 0
+            dec.output.inputs.weight[:, -ctx:] = 0
+    return model.loss(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out)
+
+
+def intact(model, batch):
+    return model.loss(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out).item()
+
+
+def first_state_zero(model, batch):
+    memory = model.encode(batch.src, batch.src_lengths)
+    s0 = torch.zeros_like(model.decoder.initial_state(memory))
+    return _mean_loss(model, batch, _features(model, batch, memory, initial=s0))
+
+
+def first_state_zero_and_no_context(model, batch):
+    memory = model.encode(batch.src, batch.src_lengths)
+    s0 = torch.zeros_like(model.decoder.initial_state(memory))
+    memory.enc.final = torch.zeros_like(memory.enc.final)
+    return _mean_loss(model, batch, _features(model, batch, memory, initial=s0))
+
+
+def zero_only_initial_state(model, batch):
+    memory = model.encode(batch.src, batch.src_lengths)
+    s0 = model.decoder.init(torch.zeros_like(memory.enc.final))
+    return _mean_loss(model, batch, _features(model, batch, memory, initial=s0))
+
+
+def zero_only_every_step(model, batch):
+    memory = model.encode(batch.src, batch.src_lengths)
+    s0 = model.decoder.initial_state(memory)
+    memory.enc.final = torch.zeros_like(memory.enc.final)
+    return _mean_loss(model, batch, _features(model, batch, memory, initial=s0))
+
+
+def zero_annotations(model, batch):
+    memory = model.encode(batch.src, batch.src_lengths)
+    memory.enc.annotations = torch.zeros_like(memory.enc.annotations)
+    return _mean_loss(model, batch, _features(model, batch, memory))
+
+
+def zero_source_words(model, batch):
+    memory = model.encode(torch.zeros_like(batch.src), batch.src_lengths)
+    return _mean_loss(model, batch, _features(model, batch, memory))
+
+
+def test_1_4_right_ablations_pass(capsys):
+    for right in (zero_summary, zero_summary_by_hook, zero_summary_weights):
+        check("1.4", right)
+    out = capsys.readouterr().out
+    assert out.count("Exercise 1.4: correct.") == 3
+    assert "seq2seq-init" in out and "with c = 0" in out
+    assert max(len(line) for line in out.splitlines()) <= 78
+
+
+def test_1_4_the_ablation_changes_the_loss():
+    """The exercise measures something: without c both models do much worse on our pairs."""
+    from attention_course import pretrained
+    for name in ch01.ABLATION_MODELS:
+        tr = pretrained.load(name)
+        batch = ch01.ablation_batch(tr)
+        with torch.no_grad():
+            assert zero_summary(tr.model, batch) > intact(tr.model, batch) + 1.0
+        assert bool((batch.tgt_out == 0).any())          # the batch is padded
+
+
+def test_1_4_the_checker_leaves_the_shipped_model_alone():
+    from attention_course import pretrained
+    tr = pretrained.load("seq2seq")
+    before = {k: v.clone() for k, v in tr.model.state_dict().items()}
+    check("1.4", zero_summary_weights)
+    assert all(torch.equal(v, tr.model.state_dict()[k]) for k, v in before.items())
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (intact, "intact model"),
+    (zero_annotations, "intact model"),                    # the decoder never reads them
+    (first_state_zero, "first state to zero"),
+    (first_state_zero_and_no_context, "first state to zero"),
+    (zero_only_initial_state, "reads the summary at every step"),
+    (zero_only_every_step, "s_0 comes from the zero summary"),
+    (lambda model, batch: zero_summary(model, batch, "sum"), "sum over the words"),
+    (lambda model, batch: zero_summary(model, batch, "with padding"), "padding"),
+    (lambda model, batch: zero_summary(model, batch, "per sentence"), "pool the words"),
+    (zero_source_words, "not the teacher-forced loss"),
+    (lambda model, batch: None, "number"),
+    (lambda model, batch: 1 / 0, "raised ZeroDivisionError"),
+    (3.2, "function itself"),
+])
+def test_1_4_rejects_wrong_ablations(wrong, hint):
+    with pytest.raises(AssertionError, match=hint):
+        check("1.4", wrong)
+
+
+def test_1_4_the_solution_in_the_chapter_passes(capsys):
+    nb = nbformat.read(CHAPTER, as_version=4)
+    solution = next(c.source for c in nb.cells if c.cell_type == "markdown"
+                    and "def loss_without_summary" in c.source and "Solution" in c.source)
+    body = solution.split("</summary>", 1)[1].split("</details>", 1)[0]
+    code = "\n".join(line for line in body.splitlines() if line.startswith("    ") or not line.strip())
+    from attention_course import pretrained
+    namespace = {"torch": torch, "F": F, "tgt_vocab": pretrained.load("seq2seq").tgt_vocab}
+    exec(textwrap.dedent(code.strip("\n")), namespace)  # noqa: S102
+    check("1.4", namespace["answer"])
+    assert "correct" in capsys.readouterr().out

@@ -132,3 +132,133 @@ def check_teacher_forcing(answer) -> str:
         raise AssertionError("tgt_out is not right: at every step the decoder must predict the next reference "
                              "word, and after the last word it must predict the end marker.")
     return "Each step reads tgt_in[i] and predicts tgt_out[i]."
+
+
+# ----------------------------------------------------------------------------------------------
+# 1.4 Ablation: how much does the trained decoder rely on the summary c?
+# ----------------------------------------------------------------------------------------------
+
+# Sentence pairs of our own (never corpus sentences), of different lengths so the batch is padded.
+ABLATION_PAIRS = (
+    ("I am cold.", "J'ai froid."),
+    ("Tom is here.", "Tom est là."),
+    ("Where is my dog?", "Où est mon chien ?"),
+    ("I like red cars.", "J'aime les voitures rouges."),
+    ("She is reading a book in the garden.", "Elle lit un livre dans le jardin."),
+    ("We are going to the beach tomorrow.", "Nous allons à la plage demain."),
+    ("My brother bought a new bicycle yesterday.", "Mon frère a acheté un nouveau vélo hier."),
+    ("It is raining, so we will stay at home tonight.",
+     "Il pleut, alors nous resterons à la maison ce soir."),
+)
+ABLATION_MODELS = ("seq2seq", "seq2seq-init")   # context-every-step, context-as-initial-state
+ABLATION_TOL = 1e-3                             # nats per word
+
+
+def ablation_batch(translator):
+    """``ABLATION_PAIRS`` as one padded batch, in the vocabularies of ``translator``."""
+    from ..data.batching import make_batch
+    from ..data.text import tokenize
+
+    src = [translator.src_vocab.encode(tokenize(en, "en")) for en, _ in ABLATION_PAIRS]
+    tgt = [translator.tgt_vocab.encode(tokenize(fr, "fr")) for _, fr in ABLATION_PAIRS]
+    return make_batch(src, tgt)
+
+
+def _word_losses(model, batch, c_init: str, c_step: str) -> torch.Tensor:
+    """-log p of every target position (batch x tgt_len, padding included), with teacher forcing,
+    computed step by step through ``decoder.initial_state`` and ``decoder.step`` (not the
+    decoder's ``forward``, which a reader's answer would use).
+
+    ``c_init`` is what starts the decoder: "c" (s_0 = tanh(W_s c + b_s)), "zero" (the same with
+    c = 0) or "s0=0" (the state itself set to zero); ``c_step`` is the c read at every step
+    ("c" or "zero"; the context-as-initial-state decoder reads none).
+    """
+    from dataclasses import replace
+
+    from ..models.layers import Memory
+
+    with torch.no_grad():
+        memory = model.encode(batch.src, batch.src_lengths)
+        enc = memory.enc
+        zero = Memory(replace(enc, final=torch.zeros_like(enc.final)), memory.keys)
+        pick = {"c": memory, "zero": zero}
+        if c_init == "s0=0":
+            state = torch.zeros_like(model.decoder.initial_state(memory))
+        else:
+            state = model.decoder.initial_state(pick[c_init])
+        losses = []
+        for t in range(batch.tgt_in.size(1)):
+            logits, state, _ = model.decoder.step(batch.tgt_in[:, t], state, pick[c_step], t)
+            losses.append(-logits.log_softmax(-1).gather(1, batch.tgt_out[:, t, None])[:, 0])
+    return torch.stack(losses, 1)
+
+
+def _mean_over_words(losses: torch.Tensor, batch) -> float:
+    real = batch.tgt_out != 0
+    return float(losses[real].sum() / real.sum())
+
+
+@exercise("1.4")
+def check_summary_ablation(answer) -> str:
+    import copy
+
+    from .. import pretrained
+    from .answers import as_float
+
+    if not callable(answer):
+        raise AssertionError("Set answer to your function itself (answer = loss_without_summary), "
+                             "not to its result.")
+    measured = {}
+    for name in ABLATION_MODELS:
+        translator = pretrained.load(name)
+        batch = ablation_batch(translator)
+        model = copy.deepcopy(translator.model).eval()     # the reader's code may change it
+        try:
+            with torch.no_grad():
+                got = answer(model, batch)
+        except Exception as e:  # the reader's code failed: say so plainly
+            raise AssertionError(f"Your function raised {e.__class__.__name__}: {e}") from None
+        got = as_float(got, "The loss")
+        ref = translator.model
+        right = _word_losses(ref, batch, "zero", "zero")
+        expected = _mean_over_words(right, batch)
+        if abs(got - expected) <= ABLATION_TOL:
+            intact = _mean_over_words(_word_losses(ref, batch, "c", "c"), batch)
+            measured[name] = (intact, expected)
+            continue
+        real = batch.tgt_out != 0
+        first_state_zero = ("You set the decoder's first state to zero. Ablate the summary c "
+                            "itself: with c = 0 the first state is s_0 = tanh(W_s 0 + b_s) = "
+                            "tanh(b_s), not 0.")
+        slips = [
+            (_mean_over_words(_word_losses(ref, batch, "c", "c"), batch),
+             "That is the loss of the intact model. Replace the summary (memory.enc.final) by "
+             "zeros after the encoder and before the decoder reads it."),
+            (_mean_over_words(_word_losses(ref, batch, "s0=0", "c"), batch), first_state_zero),
+            (_mean_over_words(_word_losses(ref, batch, "s0=0", "zero"), batch), first_state_zero),
+            (_mean_over_words(_word_losses(ref, batch, "zero", "c"), batch),
+             "The first state saw c = 0, but every step still read the real c: seq2seq reads "
+             "the summary at every step too. Zero memory.enc.final itself, so both see it."),
+            (_mean_over_words(_word_losses(ref, batch, "c", "zero"), batch),
+             "Every step read c = 0, but the first state still came from the real c. Zero "
+             "memory.enc.final itself, so that s_0 comes from the zero summary too."),
+            (float(right[real].sum()),
+             "That is the sum over the words; give the mean per real target word."),
+            (float(right.mean()),
+             "Leave the padding out: average over the real target words only "
+             "(tgt_out != 0), as Seq2Seq.loss does."),
+            (float(torch.stack([right[k][real[k]].mean() for k in range(len(real))]).mean()),
+             "That is the mean of the sentences' mean losses; pool the words of all sentences "
+             "instead (every real word counts once)."),
+        ]
+        for value, hint in slips:
+            if abs(got - value) <= ABLATION_TOL:
+                raise AssertionError(f"{name}: {hint}")
+        raise AssertionError(f"{name}: {got:.3f} is not the teacher-forced loss with c = 0 "
+                             f"(expected within {ABLATION_TOL} of the check's value). Encode, "
+                             "replace memory.enc.final by zeros, run the decoder on tgt_in, and "
+                             "average the cross-entropy over the real words of tgt_out.")
+    lines = [f"On these {len(ABLATION_PAIRS)} pairs, the loss per word (nats):"]
+    for name, (intact, ablated) in measured.items():
+        lines.append(f"  {name:13s} {intact:.2f} with the summary, {ablated:.2f} with c = 0")
+    return "\n".join(lines)
