@@ -134,3 +134,123 @@ def test_2_3_bits():
     for wrong in [60 * math.log(20), math.log2(20), 60 * 20, 60, "259.3", float("nan")]:
         with pytest.raises(AssertionError):
             check("2.3", wrong)
+
+
+# --- 2.4: one half of seq2seq-64's summary ablated ---
+
+import re  # noqa: E402
+import textwrap  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import nbformat  # noqa: E402
+import torch  # noqa: E402
+
+CHAPTER = Path(__file__).resolve().parents[1] / "chapters" / "02_bottleneck.ipynb"
+
+
+def position_accuracy(model, batch, half, slip=None):
+    """Teacher-forced accuracy per position with one half of the summary replaced by its
+    average over the batch (mean ablation), through the
+    decoder's forward (the checker goes step by step); ``slip`` makes a typical mistake."""
+    memory = model.encode(batch.src, batch.src_lengths)
+    c = memory.enc.final
+    size = c.size(-1) // 2
+    zeroed = {"forward": slice(0, size), "backward": slice(size, None)}
+    if slip == "swapped":
+        zeroed = {"forward": slice(size, None), "backward": slice(0, size)}
+    if half is not None:
+        ablated = c.clone()
+        part = zeroed[half]
+        if slip == "zero":
+            ablated[:, part] = 0
+        elif slip == "units":
+            ablated[:, part] = ablated[:, part].mean(1, keepdim=True)
+        else:
+            ablated[:, part] = ablated[:, part].mean(0)
+        if slip == "annotations":
+            memory.enc.annotations[..., part] = memory.enc.annotations[..., part].mean(0)
+        elif slip == "only initial":                     # s_0 from the ablated c, steps read the full c
+            s0 = model.decoder.init(ablated)
+            model.decoder.initial_state = lambda memory: s0
+        elif slip == "only steps":                       # s_0 from the full c, steps read the ablated c
+            s0 = model.decoder.initial_state(memory)
+            model.decoder.initial_state = lambda memory: s0
+            memory.enc.final = ablated
+        else:
+            memory.enc.final = ablated
+    features, _ = model.decoder(batch.tgt_in, memory)
+    right = (model.decoder.project(features).argmax(-1) == batch.tgt_out).double().mean(0)
+    if slip == "with </s>":
+        return right
+    if slip == "error rate":
+        return 1 - right[:-1]
+    return right[:-1]
+
+
+def greedy_position_accuracy(model, batch, half):
+    """Free-running instead of teacher forcing: the decoder reads its own guesses."""
+    from attention_course.search import greedy_search
+    memory = model.encode(batch.src, batch.src_lengths)
+    size = memory.enc.final.size(-1) // 2
+    if half is not None:
+        part = slice(0, size) if half == "forward" else slice(size, None)
+        model.encode = lambda src, lengths: _averaged(memory, part)
+    out = greedy_search(model, batch.src, batch.src_lengths)
+    n = batch.tgt_out.size(1) - 1
+    return torch.tensor([[len(r.tokens) > i and r.tokens[i] == int(batch.tgt_out[k, i]) for i in range(n)]
+                         for k, r in enumerate(out)], dtype=torch.float64).mean(0)
+
+
+def _averaged(memory, part):
+    memory.enc.final = memory.enc.final.clone()
+    memory.enc.final[:, part] = memory.enc.final[:, part].mean(0)
+    return memory
+
+
+def test_2_4_right_answer_passes_and_reports_both_ends(capsys):
+    check("2.4", position_accuracy)
+    out = capsys.readouterr().out
+    assert "Exercise 2.4: correct." in out and "backward half averaged" in out
+    assert max(len(line) for line in out.splitlines()) <= 78
+
+
+def test_2_4_the_ablation_changes_the_accuracies():
+    """Each half matters: averaging either one lowers seq2seq-64's teacher-forced accuracy."""
+    model, batch = synthetic.load(ch02.HALVES_MODEL), ch02.halves_batch()
+    with torch.no_grad():
+        full = position_accuracy(model, batch, None)
+        for half in ("forward", "backward"):
+            assert float(position_accuracy(model, batch, half).mean()) < float(full.mean()) - 0.05
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda m, b, h: position_accuracy(m, b, h, "swapped"), "You replaced the"),
+    (lambda m, b, h: position_accuracy(m, b, h, "zero"), "not by zeros"),
+    (lambda m, b, h: position_accuracy(m, b, h, "units"), "average over the batch's sequences"),
+    (lambda m, b, h: position_accuracy(m, b, h, "annotations"), "Nothing changed"),
+    (lambda m, b, h: position_accuracy(m, b, None), "Nothing changed"),
+    (lambda m, b, h: position_accuracy(m, b, h, "only initial"), "Only the first state"),
+    (lambda m, b, h: position_accuracy(m, b, h, "only steps"), "first state came from the full one"),
+    (lambda m, b, h: position_accuracy(m, b, h, "with </s>"), "leave out the last position"),
+    (lambda m, b, h: position_accuracy(m, b, h, "error rate"), "error rate"),
+    (greedy_position_accuracy, "free-running"),
+    (lambda m, b, h: None, "one accuracy per target position"),
+    (lambda m, b, h: 1 / 0, "raised ZeroDivisionError"),
+    ([0.5] * 20, "function itself"),
+])
+def test_2_4_rejects_wrong_ablations(wrong, hint):
+    with torch.no_grad():
+        with pytest.raises(AssertionError, match=hint):
+            check("2.4", wrong)
+
+
+def test_2_4_the_solution_in_the_chapter_passes(capsys):
+    nb = nbformat.read(CHAPTER, as_version=4)
+    solution = next(c.source for c in nb.cells if c.cell_type == "markdown"
+                    and "def position_accuracy" in c.source and "Solution" in c.source)
+    body = solution.split("</summary>", 1)[1].split("</details>", 1)[0]
+    code = "\n".join(line for line in body.splitlines() if line.startswith("    ") or not line.strip())
+    namespace = {"torch": torch}
+    exec(textwrap.dedent(code.strip("\n")), namespace)  # noqa: S102
+    check("2.4", namespace["answer"])
+    assert "correct" in capsys.readouterr().out

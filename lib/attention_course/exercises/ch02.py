@@ -142,3 +142,143 @@ def check_bits(answer) -> str:
         raise AssertionError(f"Not quite: each of the {SEQUENCE_LENGTH} independent, uniformly drawn symbols "
                              f"carries log2({SYMBOL_COUNT}) bits.")
     return f"{expected:.1f} bits, and a model must get every one of them through the summary vector."
+
+
+# ----------------------------------------------------------------------------------------------
+# 2.4 Ablation: which half of the summary remembers which end of the sequence?
+# ----------------------------------------------------------------------------------------------
+
+HALVES_MODEL = "seq2seq-64"
+HALVES_LENGTH, HALVES_COUNT, HALVES_SEED = 20, 200, 24
+HALVES_TOL = 0.011            # per position: two of the 200 sequences (an argmax tie may flip)
+
+
+def halves_batch():
+    """``HALVES_COUNT`` fresh random sequences of length ``HALVES_LENGTH`` (copy task), one batch."""
+    from ..data import synthetic
+
+    return synthetic.to_batch(synthetic.sample([HALVES_LENGTH] * HALVES_COUNT, "copy", HALVES_SEED))
+
+
+def _halves_accuracy(model, batch, half, how: str = "mean", where: str = "both", free: bool = False):
+    """Per-position accuracy (positions 1..n, ``</s>`` left out) of ``model`` on ``batch`` with one
+    half of the summary ablated, computed step by step through ``decoder.initial_state`` and
+    ``decoder.step`` (not the decoder's ``forward``, which a reader's answer would use).
+
+    ``half``: None, "forward" (the first half of c, →h_Tx) or "backward" (the second, ←h_1);
+    ``how``: "mean" replaces the half by its average over the batch's sequences (the exercise),
+    "zero" by zeros, "units" by each sequence's average over the half's units (a slip);
+    ``where``: the ablated c reaches "both" the first state and every step, only the "initial"
+    state, or only the "steps"; ``free``: feed the model's own guesses (greedy) instead of the
+    reference.
+    """
+    import torch
+    from dataclasses import replace
+
+    from ..models.layers import Memory
+
+    with torch.no_grad():
+        memory = model.encode(batch.src, batch.src_lengths)
+        c = memory.enc.final.clone()
+        size = c.size(-1) // 2
+        part = {"forward": slice(0, size), "backward": slice(size, None)}.get(half)
+        if part is not None:
+            if how == "mean":
+                c[:, part] = c[:, part].mean(0)
+            elif how == "zero":
+                c[:, part] = 0
+            else:
+                c[:, part] = c[:, part].mean(1, keepdim=True)
+        ablated = Memory(replace(memory.enc, final=c), memory.keys)
+        state = model.decoder.initial_state(memory if where == "steps" else ablated)
+        read = memory if where == "initial" else ablated
+        prev, right = batch.tgt_in[:, 0], []
+        for t in range(batch.tgt_out.size(1) - 1):
+            logits, state, _ = model.decoder.step(prev, state, read, t)
+            guess = logits.argmax(-1)
+            right.append((guess == batch.tgt_out[:, t]).double().mean())
+            prev = guess if free else batch.tgt_in[:, t + 1]
+    return torch.stack(right).numpy()
+
+
+def _span(acc, lo, hi) -> float:
+    return float(acc[lo - 1:hi].mean())
+
+
+@exercise("2.4")
+def check_summary_halves(answer) -> str:
+    import copy
+
+    import numpy as np
+    import torch
+
+    from ..data import synthetic
+    from .answers import as_array
+
+    if not callable(answer):
+        raise AssertionError("Set answer to your function itself (answer = position_accuracy), "
+                             "not to its result.")
+    reference = synthetic.load(HALVES_MODEL)
+    batch = halves_batch()
+    n = HALVES_LENGTH
+    measured = {}
+    for half in (None, "forward", "backward"):
+        model = copy.deepcopy(reference).eval()          # the reader's code may change it
+        try:
+            with torch.no_grad():
+                got = answer(model, batch, half)
+        except Exception as e:  # the reader's code failed: say so plainly
+            raise AssertionError(f"Your function raised {e.__class__.__name__}: {e}") from None
+        got = as_array(got, "The accuracies").squeeze()
+        if got.shape == (n + 1,):
+            raise AssertionError(f"Give {n} accuracies, one per symbol: leave out the last position "
+                                 "of tgt_out, where the model predicts the end marker </s>.")
+        if got.shape != (n,):
+            raise AssertionError(f"Give one accuracy per target position, {n} numbers, got shape "
+                                 f"{got.shape}.")
+        expected = _halves_accuracy(reference, batch, half)
+        measured[half] = expected
+        if np.abs(got - expected).max() <= HALVES_TOL:
+            continue
+        label = "half=None" if half is None else f"half={half!r}"
+        other = {"forward": "backward", "backward": "forward"}.get(half)
+        slips = [
+            (1 - expected, "That is the error rate; give the share of right predictions."),
+            (_halves_accuracy(reference, batch, half, free=True),
+             "Those are the accuracies of free-running (greedy) decoding. Use teacher forcing: "
+             "the decoder reads the reference (batch.tgt_in) at every step."),
+        ]
+        not_the_mean = ("Replace every unit of the half by its average over the batch's sequences, "
+                        "c[:, part].mean(0): not by zeros (a state the decoder never saw in training) "
+                        "nor by each sequence's average over its units.")
+        if half is not None:
+            slips += [
+                (_halves_accuracy(reference, batch, None),
+                 "Nothing changed: that is the intact model. Replace the half in memory.enc.final, "
+                 "the summary the decoder reads (a model without attention ignores the annotations)."),
+                (_halves_accuracy(reference, batch, half, how="zero"), not_the_mean),
+                (_halves_accuracy(reference, batch, half, how="units"), not_the_mean),
+                (_halves_accuracy(reference, batch, other),
+                 f"You replaced the {other} half. memory.enc.final is [→h_Tx ; ←h_1]: the forward "
+                 "state is the first half, the backward state the second."),
+                (_halves_accuracy(reference, batch, half, where="initial"),
+                 "Only the first state saw the ablation, but seq2seq reads the summary at every "
+                 "step too: change the half in memory.enc.final itself."),
+                (_halves_accuracy(reference, batch, half, where="steps"),
+                 "Every step read the ablated summary, but the first state came from the full one: "
+                 "change memory.enc.final itself, before initial_state reads it."),
+            ]
+        for value, hint in slips:
+            if np.abs(got - value).max() <= HALVES_TOL:
+                raise AssertionError(f"{label}: {hint}")
+        raise AssertionError(f"{label}: the accuracies are not right (expected within {HALVES_TOL} "
+                             "at every position). Teacher-force the model on batch.tgt_in, take the "
+                             "most probable symbol at each position and compare it with tgt_out.")
+    q = n // 4
+    first, last = (1, q), (n - q + 1, n)
+    lines = [f"{HALVES_MODEL}, teacher forcing, mean accuracy at positions",
+             f"{'':24s}{f'{first[0]}-{first[1]}':>7s}{f'{last[0]}-{last[1]}':>8s}"]
+    for half, acc in measured.items():
+        label = "full summary" if half is None else f"{half} half averaged"
+        lines.append(f"  {label:22s}{_span(acc, *first):>7.2f}{_span(acc, *last):>8.2f}")
+    return "\n".join(lines)
