@@ -1,37 +1,61 @@
-"""The checkers of chapter 6's exercises, against the package's own alignment functions."""
+"""The checkers of chapter 6's exercises: right answers (written as a reader would, or with the
+package's own alignment functions) pass, typical wrong ones fail with a hint."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from attention_course.evaluation.alignment import aer, argmax_alignment
 from attention_course.exercises import ch06, check
 
-RIGHT_61 = {(0, 0), (1, 1), (2, 3), (3, 3), (4, 2)}
+def links_above(weights, tau):
+    links = set()
+    for i, row in enumerate(weights):
+        above = [j for j, w in enumerate(row) if w >= tau]
+        links |= {(i, j) for j in (above or [int(np.argmax(row))])}
+    return links
 
 
 def test_61_right_answer_passes(capsys):
-    assert argmax_alignment(np.array(ch06.ATTENTION_61)) == RIGHT_61
-    check("6.1", RIGHT_61)
-    check("6.1", [[0, 0], [1, 1], [2, 3], [3, 3], [4, 2]])
-    check("6.1", argmax_alignment(np.array(ch06.ATTENTION_61)))
-    assert capsys.readouterr().out.count("correct") == 3
+    check("6.1", links_above)
+    # a vectorised version, returning a list of pairs
+    check("6.1", lambda w, t: [(int(i), int(j)) for i, j in zip(*np.nonzero(
+        (w >= t) | ((w == w.max(1, keepdims=True)) & ~(w >= t).any(1, keepdims=True))))])
+    out = capsys.readouterr().out
+    assert out.count("correct") == 2
+    assert "les→like, les→cars" in out and "rouges→red, rouges→cars" in out
 
 
-@pytest.mark.parametrize("answer", [
-    {(0, 0), (1, 1), (2, 2), (3, 3), (4, 4)},      # the diagonal
-    {(0, 0), (1, 1), (2, 1), (3, 3), (4, 2)},      # second-best for "les"
-    {(0, 0), (1, 1), (3, 3), (4, 2)},              # a link missing
-    RIGHT_61 | {(4, 3)},                           # an extra link
-    "links", 3, {(0, 0, 1)},
+def test_61_the_cases_tell_the_wrong_rules_apart():
+    for weights, tau in ch06._cases_61():
+        assert np.allclose(weights.sum(1), 1, atol=0.03)
+        assert (weights < tau).all(1).any()                               # a row falls back to its argmax
+        assert (weights == tau).any()                                     # a weight exactly at τ
+        assert links_above(weights, tau) != {(i, int(np.argmax(r))) for i, r in enumerate(weights)}
+
+
+def threshold_only(weights, tau):
+    return {(i, j) for i, row in enumerate(weights) for j, w in enumerate(row) if w >= tau}
+
+
+def strict(weights, tau):
+    return {(i, j) for i, row in enumerate(weights)
+            for j in ([j for j, w in enumerate(row) if w > tau] or [int(np.argmax(row))])}
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (threshold_only, "no link"),
+    (lambda w, t: argmax_alignment(w), "one link per row"),
+    (strict, "exactly equal"),
+    (lambda w, t: {(j, i) for i, j in links_above(w, t)}, "reversed"),
+    (lambda w, t: links_above(w.T, t), "expected"),                          # columns as target words
+    (lambda w, t: 1 / 0, "ZeroDivisionError"),
+    (lambda w, t: "links", "pairs"),
+    ({(0, 0), (1, 1), (2, 3), (3, 3), (4, 2)}, "function itself"),        # the old answer: a set of links
 ])
-def test_61_wrong_answers_fail(answer):
-    with pytest.raises(AssertionError):
-        check("6.1", answer)
-
-
-def test_61_reversed_pairs_get_a_hint():
-    with pytest.raises(AssertionError, match="reversed"):
-        check("6.1", {(j, i) for i, j in RIGHT_61})
+def test_61_wrong_answers_fail(wrong, hint):
+    with pytest.raises(AssertionError, match=hint):
+        check("6.1", wrong)
 
 
 def test_62_aer(capsys):
@@ -54,7 +78,70 @@ def test_62_wrong_answers_fail(answer, hint):
         check("6.2", answer)
 
 
+# --- 6.3 -----------------------------------------------------------------------------------------
+
+def accuracy_63(forward=None, with_eos=True):
+    """The solution of 6.3, written as a reader would: a fresh model, its attention's forward
+    replaced, one batch, the hits counted on tgt_out."""
+    from importlib import resources
+
+    from attention_course.checkpoint import load_model
+    from attention_course.data import alignment_task as task
+
+    model, _, src_vocab, tgt_vocab = load_model(resources.files("attention_course") / "alignment_models"
+                                                / "luong-general")
+    if forward is not None:
+        model.decoder.attention.forward = forward
+    batch = task.to_batch(ch06.pairs_63(), src_vocab, tgt_vocab)
+    with torch.no_grad():
+        logits, _ = model(batch.src, batch.src_lengths, batch.tgt_in)
+    real = batch.tgt_out != tgt_vocab.pad_index
+    if not with_eos:
+        real &= batch.tgt_out != tgt_vocab.eos_index
+    return ((logits.argmax(-1) == batch.tgt_out) & real).sum().item() / real.sum().item()
+
+
+def uniform(query, keys, annotations, mask, **_):
+    alpha = mask[:, None, :].float().expand(-1, query.size(1), -1)
+    alpha = alpha / alpha.sum(-1, keepdim=True)
+    return alpha @ annotations, alpha
+
+
+def uniform_with_padding(query, keys, annotations, mask, **_):
+    alpha = torch.full((query.size(0), query.size(1), annotations.size(1)), 1 / annotations.size(1))
+    return alpha @ annotations, alpha
+
+
+def zero_context(query, keys, annotations, mask, **_):
+    alpha = torch.zeros(query.size(0), query.size(1), annotations.size(1))
+    return alpha @ annotations, alpha
+
+
+def test_63_right_answer_passes(capsys):
+    right = accuracy_63(uniform)
+    assert 0.3 < right < 0.6                       # far below the unchanged model's
+    check("6.3", right)
+    check("6.3", torch.tensor(right))
+    out = capsys.readouterr().out
+    assert out.count("correct") == 2 and "1.000" in out
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda: accuracy_63(), "unchanged model"),
+    (lambda: accuracy_63(uniform_with_padding), "Padding got weight"),
+    (lambda: accuracy_63(zero_context), "zero context"),
+    (lambda: accuracy_63(uniform, with_eos=False), "Count </s>"),
+    (lambda: accuracy_63(uniform) + 0.01, "Load a fresh model"),
+    (lambda: 45.3, "between 0 and 1"),
+    (lambda: "0.45", "Load a fresh model"),
+    (lambda: None and 0 or [0.4, 0.5], "number"),
+])
+def test_63_wrong_answers_fail(wrong, hint):
+    with pytest.raises(AssertionError, match=hint):
+        check("6.3", wrong())
+
+
 def test_none_is_a_reminder(capsys):
-    check("6.1", None)
-    check("6.2", None)
-    assert capsys.readouterr().out.count("not answered yet") == 2
+    for key in ("6.1", "6.2", "6.3"):
+        check(key, None)
+    assert capsys.readouterr().out.count("not answered yet") == 3

@@ -1,12 +1,16 @@
-"""Exercises of chapter 6 (alignment): links from attention, and the AER by hand.
+"""Exercises of chapter 6 (alignment): links from attention, the AER by hand, and attention
+switched off in a trained model.
 
 The data of each exercise is defined here once; the chapter prints it from here.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from . import exercise
 
-# 6.1: an attention matrix (rows: target words, columns: source words).
+# 6.1: an attention matrix to try the reader's function on (rows: target words, columns: source
+# words); the check draws its own.
 SOURCE_61 = ["I", "like", "red", "cars"]
 TARGET_61 = ["J'", "aime", "les", "voitures", "rouges"]
 ATTENTION_61 = [
@@ -34,17 +38,76 @@ def _links(answer, what: str) -> set[tuple[int, int]]:
 
 
 @exercise("6.1")
-def check_argmax_links(answer) -> str:
-    links = _links(answer, "the alignment")
-    right = {(i, max(range(len(row)), key=row.__getitem__)) for i, row in enumerate(ATTENTION_61)}
-    if links == right:
-        return ("One link per French word: 'rouges' goes back to 'red' and 'voitures' to 'cars' (the swap), "
-                "and the article 'les' to 'cars', the word it agrees with.")
-    if links == {(j, i) for i, j in right}:
-        raise AssertionError("The pairs are reversed: write (i, j) with i the target position (the row).")
-    if len(links) != len(TARGET_61):
-        raise AssertionError("Argmax attention gives exactly one link per target word (one per row).")
-    raise AssertionError("For each row i take the column j with the largest weight (rows are target words).")
+def check_links_above(fn) -> str:
+    """``fn(weights, tau)``: the links (i, j) with α_ij ≥ τ, and the argmax link of every row
+    that has no weight ≥ τ. Applied to matrices drawn here, against a plain loop."""
+    if not callable(fn):
+        raise AssertionError("answer should be your function itself (answer = links_above), not its result.")
+    for weights, tau in _cases_61():
+        try:
+            got = _links(fn(weights.copy(), tau), "the links")
+        except AssertionError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - report the reader's error as a hint
+            raise AssertionError(f"your function raised {type(exc).__name__}: {exc}") from exc
+        right = _plain_links_above(weights, tau)
+        if got == right:
+            continue
+        rows = weights.tolist()
+        shape = f"on a {weights.shape[0]} x {weights.shape[1]} matrix with τ = {tau}"
+        if got == {(j, i) for i, j in right}:
+            raise AssertionError("The pairs are reversed: write (i, j) with i the target position (the row).")
+        if got == {(i, j) for i, row in enumerate(rows) for j, w in enumerate(row) if w >= tau}:
+            raise AssertionError(f"{shape} a row has no weight ≥ τ and got no link: every target word "
+                                 "keeps at least its argmax link.")
+        if got == {(i, max(range(len(row)), key=row.__getitem__)) for i, row in enumerate(rows)}:
+            raise AssertionError(f"{shape} you gave one link per row (the argmax): link every source "
+                                 "word whose weight reaches τ.")
+        if got == _plain_links_above(weights, tau, strict=True):
+            raise AssertionError(f"{shape} a weight exactly equal to τ must give a link (α_ij ≥ τ, not >).")
+        raise AssertionError(f"{shape} expected {sorted(right)}, got {sorted(got)}. Rows are target "
+                             "words i, columns source words j.")
+    table = _plain_links_above(np.array(ATTENTION_61), 0.3)
+    shown = ", ".join(f"{TARGET_61[i]}→{SOURCE_61[j]}" for i, j in sorted(table))
+    several = [TARGET_61[i] for i in range(len(TARGET_61)) if sum(a == i for a, _ in table) > 1]
+    return (f"On the table above with τ = 0.3: {shown}. " + " and ".join(f"'{w}'" for w in several)
+            + " get more than one link, where the argmax kept one.")
+
+
+def _plain_links_above(weights, tau: float, strict: bool = False) -> set[tuple[int, int]]:
+    links = set()
+    for i, row in enumerate(weights.tolist()):
+        above = [j for j, w in enumerate(row) if (w > tau if strict else w >= tau)]
+        if not above:
+            best = 0
+            for j, w in enumerate(row):
+                if w > row[best]:
+                    best = j
+            above = [best]
+        links.update((i, j) for j in above)
+    return links
+
+
+def _cases_61() -> list[tuple[np.ndarray, float]]:
+    """Attention matrices (rows sum to about 1, two decimals), each with a row that has no weight
+    ≥ τ, a row with a weight exactly τ besides a larger one, and no ties for a row's maximum."""
+    rng = np.random.default_rng(61)
+    cases = []
+    for (n_tgt, n_src), tau in [((3, 4), 0.3), ((5, 5), 0.25), ((7, 6), 0.4), ((2, 3), 0.35),
+                                ((6, 9), 0.2), ((4, 3), 0.45)]:
+        while True:
+            w = np.round(rng.dirichlet(np.full(n_src, 0.6), size=n_tgt), 2)
+            i = int(rng.integers(n_tgt))
+            top = int(w[i].argmax())
+            j = (top + 1 + int(rng.integers(n_src - 1))) % n_src      # a column other than the top
+            w[i, top] = round(w[i, top] - (tau - w[i, j]), 2)         # the row still sums to 1
+            w[i, j] = tau
+            tops = np.sort(w, 1)[:, -2:]
+            if (w[i, top] > tau and (w >= 0).all() and (tops[:, 0] < tops[:, 1]).all()
+                    and (w < tau).all(1).any()):
+                break
+        cases.append((w, tau))
+    return cases
 
 
 def _aer(a, s, p) -> float:
@@ -69,3 +132,100 @@ def check_aer(answer) -> str:
         raise AssertionError("That is 1 − AER: the AER is an error rate (0 is perfect).")
     raise AssertionError("Count |A∩S| (predicted links that are sure), |A∩P| (predicted links that are sure "
                          "or possible), |A| and |S|, then AER = 1 − (|A∩S| + |A∩P|) / (|A| + |S|).")
+
+
+# --- 6.3: attention switched off -----------------------------------------------------------------
+
+MODEL_63 = "luong-general"     # the tiny model of the synthetic language with the lowest AER
+
+
+def pairs_63():
+    """The 200 test pairs of the synthetic language that exercise 6.3 scores on (seed 63)."""
+    from ..data import alignment_task as task
+    return task.generate(200, seed=63, split="test")
+
+
+def _fresh_model_63():
+    from importlib import resources
+
+    from ..checkpoint import load_model
+    model, _, src_vocab, tgt_vocab = load_model(resources.files("attention_course") / "alignment_models" / MODEL_63)
+    return model.eval(), src_vocab, tgt_vocab
+
+
+def _forced_accuracy_63(weights=None, context=None, eos: bool = True, padding: bool = False) -> float:
+    """Teacher-forced token accuracy of a fresh tiny model on :func:`pairs_63`, its attention
+    replaced: ``weights(scores, mask)`` gives the weights from the (ignored) scores, or
+    ``context(annotations, mask, steps)`` the context vectors directly. Plain loops over the
+    sentences count the hits."""
+    import torch
+
+    from ..data import alignment_task as task
+    model, src_vocab, tgt_vocab = _fresh_model_63()
+    attention = model.decoder.attention
+    if weights is not None or context is not None:
+        def replaced(query, keys, annotations, mask, **_):
+            if context is not None:
+                c = context(annotations, mask, query.size(1))
+                return c, torch.zeros(query.size(0), query.size(1), annotations.size(1))
+            alpha = weights(torch.zeros(query.size(0), query.size(1), annotations.size(1)), mask)
+            return alpha @ annotations, alpha
+        attention.forward = replaced
+    pairs = pairs_63()
+    batch = task.to_batch(pairs, src_vocab, tgt_vocab)
+    with torch.no_grad():
+        logits, _ = model(batch.src, batch.src_lengths, batch.tgt_in)
+    predicted = logits.argmax(-1).tolist()
+    hits = total = 0
+    for b, pair in enumerate(pairs):
+        n = len(pair.target) + (1 if eos else 0)              # the target words, and </s>
+        if padding:
+            n = batch.tgt_out.size(1)
+        for i in range(n):
+            hits += predicted[b][i] == int(batch.tgt_out[b, i])
+            total += 1
+    return hits / total
+
+
+def _uniform_weights(scores, mask):
+    """Equal weights on the real source words: zero scores, -inf on padding, softmax."""
+    import torch
+    return torch.softmax(scores.masked_fill(~mask[:, None, :], float("-inf")), -1)
+
+
+def _uniform_with_padding(scores, mask):
+    import torch
+    return torch.softmax(scores, -1)
+
+
+@exercise("6.3")
+def check_uniform_attention(answer) -> str:
+    from .answers import as_float
+    got = as_float(answer, "The accuracy")
+    if not 0 <= got <= 1:
+        raise AssertionError("The accuracy is a share between 0 and 1 (hits / target tokens).")
+    right = _forced_accuracy_63(weights=_uniform_weights)
+    if abs(got - right) < 5e-4:
+        full = _forced_accuracy_63()
+        return (f"With its own attention the model predicts {full:.3f} of the target tokens, with "
+                f"equal weights {right:.3f}: the words are in the annotations, but without attention "
+                "the decoder cannot tell which one to translate next.")
+    import torch
+    wrong = [
+        (_forced_accuracy_63(), "That is the accuracy of the unchanged model: replace the weights "
+                                "by equal ones before you measure."),
+        (_forced_accuracy_63(weights=_uniform_with_padding),
+         "Padding got weight too: spread the weight over the real source words only (mask)."),
+        (_forced_accuracy_63(context=lambda a, m, steps: torch.zeros(a.size(0), steps, a.size(2))),
+         "That is a zero context vector: give equal weights to the real source words instead."),
+        (_forced_accuracy_63(weights=_uniform_weights, eos=False),
+         "Count </s> too: every position of tgt_out that is not padding is a target token."),
+        (_forced_accuracy_63(weights=_uniform_weights, padding=True),
+         "Leave the padding positions of tgt_out out of the count."),
+    ]
+    for value, hint in wrong:
+        if abs(got - value) < 5e-4:
+            raise AssertionError(hint)
+    raise AssertionError("Load a fresh model, give every real source word the weight 1 / (its "
+                         "sentence's length) at every step, feed tgt_in, and count the positions of "
+                         "tgt_out (</s> included, padding not) where the most probable word is right.")
