@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from attention_course.exercises import check
+from attention_course.exercises import ch07, check
 
 
 def right_attention(q, k, v):
@@ -41,24 +41,61 @@ def test_7_1_none_is_a_reminder(capsys):
     assert "not answered yet" in capsys.readouterr().out
 
 
+def decoder_mask(lengths):
+    lengths = torch.as_tensor(lengths)
+    j = torch.arange(int(lengths.max()))
+    causal = j[None, :] <= j[:, None]
+    real = j[None, :] < lengths[:, None]
+    return causal[None, :, :] & real[:, None, :]
+
+
+def decoder_mask_by_package(lengths):
+    """The same mask from the package's causal_mask and the padding mask SelfAttention uses."""
+    from attention_course.self_attention import causal_mask
+    n = max(lengths)
+    real = torch.arange(n)[None, :] < torch.tensor(lengths)[:, None]
+    return causal_mask(n)[None] & real[:, None, :]
+
+
+def test_7_2_accepts(capsys):
+    check("7.2", decoder_mask)
+    check("7.2", decoder_mask_by_package)
+    check("7.2", lambda lengths: np.array([[[j <= i and j < n for j in range(max(lengths))]
+                                             for i in range(max(lengths))] for n in lengths]))
+    assert capsys.readouterr().out.count("correct") == 3
+
+
+def padded_queries(lengths):
+    n = max(lengths)
+    real = torch.arange(n)[None, :] < torch.tensor(lengths)[:, None]
+    return torch.ones(n, n, dtype=torch.bool).tril()[None] & real[:, :, None]      # rows, not columns
+
+
+def one_flipped(lengths):
+    """Right except for one key of one query."""
+    m = decoder_mask(lengths).clone()
+    m[0, -1, 0] = ~m[0, -1, 0]
+    return m
+
+
 @pytest.mark.parametrize("wrong, hint", [
-    (torch.ones(5, 5, dtype=torch.bool).triu(), "transpose"),
-    (~torch.ones(5, 5, dtype=torch.bool).tril(), "forbidden"),
-    (torch.ones(5, 5, dtype=torch.bool).tril(-1), "diagonal"),
-    (torch.ones(4, 4, dtype=torch.bool).tril(), "5 x 5"),
-    (torch.ones(5, 5).tril(), "booleans"),
-    (torch.ones(5, 5, dtype=torch.bool), "j = 0 .. i"),
+    (lambda lengths: decoder_mask(lengths).transpose(1, 2), "transpose"),
+    (lambda lengths: ~decoder_mask(lengths), "forbidden"),
+    (lambda lengths: decoder_mask(lengths) & ~torch.eye(max(lengths), dtype=torch.bool), "diagonal"),
+    (padded_queries, "padded \\*queries\\*"),
+    (lambda lengths: torch.ones(max(lengths), max(lengths), dtype=torch.bool).tril().expand(len(lengths), -1, -1),
+     "attend to padding"),
+    (lambda lengths: (torch.arange(max(lengths))[None, :] < torch.tensor(lengths)[:, None])[:, None, :]
+     .expand(-1, max(lengths), -1), "sees the future"),
+    (lambda lengths: torch.ones(5, 5, dtype=torch.bool).tril(), "batch x n x n"),
+    (lambda lengths: decoder_mask(lengths).int(), "booleans"),
+    (one_flipped, "j ≤ i with j < lengths"),
+    (lambda lengths: 1 / 0, "ZeroDivisionError"),
+    (torch.ones(5, 5, dtype=torch.bool).tril(), "function itself"),              # the old answer
 ])
 def test_7_2_rejects(wrong, hint):
     with pytest.raises(AssertionError, match=hint):
         check("7.2", wrong)
-
-
-def test_7_2_accepts(capsys):
-    check("7.2", torch.ones(5, 5, dtype=torch.bool).tril())
-    check("7.2", np.tril(np.ones((5, 5), dtype=bool)))
-    check("7.2", [[j <= i for j in range(5)] for i in range(5)])
-    assert capsys.readouterr().out.count("correct") == 3
 
 
 def simulated_variances(n=200_000, d_k=64, seed=0):
@@ -90,3 +127,65 @@ def test_7_3_accepts_theory_and_simulation(capsys):
 def test_7_3_rejects(wrong, hint):
     with pytest.raises(AssertionError, match=hint):
         check("7.3", wrong)
+
+
+# --- 7.4 -----------------------------------------------------------------------------------------
+
+def loss_74(scores_fn=None, weights_fn=None, with_eos=True, reduction="mean"):
+    """The solution of 7.4 as a reader would write it (a batch, model.loss or the logits),
+    with the attention's scores or weights changed."""
+    from attention_course import pretrained
+    from attention_course.checkpoint import load_model
+    from attention_course.data.batching import make_batch
+    from attention_course.data.text import tokenize
+    from attention_course.models.attention import masked_softmax
+
+    model, _, src_vocab, tgt_vocab = load_model(pretrained.checkpoint_dir("luong-dot"))
+    if scores_fn is not None or weights_fn is not None:
+        def forward(query, keys, annotations, mask, **_):
+            scores = query @ keys.transpose(1, 2)
+            if scores_fn is not None:
+                scores = scores_fn(scores)
+            alpha = masked_softmax(scores, mask[:, None, :])
+            if weights_fn is not None:
+                alpha = weights_fn(alpha)
+            return alpha @ annotations, alpha
+        model.decoder.attention.forward = forward
+    batch = make_batch([src_vocab.encode(tokenize(e, "en")) for e, _ in ch07.PAIRS_74],
+                       [tgt_vocab.encode(tokenize(f, "fr")) for _, f in ch07.PAIRS_74])
+    tgt_out = batch.tgt_out.clone()
+    if not with_eos:
+        tgt_out[tgt_out == tgt_vocab.eos_index] = tgt_vocab.pad_index
+    with torch.no_grad():
+        return model.loss(batch.src, batch.src_lengths, batch.tgt_in, tgt_out, reduction=reduction).item()
+
+
+def test_7_4_accepts(capsys):
+    right = loss_74(scores_fn=lambda s: s / 16)
+    check("7.4", right)
+    check("7.4", round(right, 4))
+    out = capsys.readouterr().out
+    assert out.count("correct") == 2
+    assert right > 3 * loss_74()                     # the scale costs a lot
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda: loss_74(), "unchanged model"),
+    (lambda: loss_74(scores_fn=lambda s: s / 256), "not by d_k = 256"),
+    (lambda: loss_74(scores_fn=lambda s: s * 16), "you multiplied"),
+    (lambda: loss_74(weights_fn=lambda a: a / 16), "before the softmax"),
+    (lambda: loss_74(scores_fn=lambda s: s / 16, with_eos=False), "Count </s>"),
+    (lambda: loss_74(scores_fn=lambda s: s / 16, reduction="sum"), "sum over all tokens"),
+    (lambda: loss_74(scores_fn=lambda s: s / 8), "Load a fresh luong-dot"),
+    (lambda: "1.4", "Load a fresh luong-dot"),
+    (lambda: [1.4], "number"),
+])
+def test_7_4_rejects(wrong, hint):
+    with pytest.raises(AssertionError, match=hint):
+        check("7.4", wrong())
+
+
+def test_none_is_a_reminder(capsys):
+    for key in ("7.1", "7.2", "7.3", "7.4"):
+        check(key, None)
+    assert capsys.readouterr().out.count("not answered yet") == 4

@@ -58,23 +58,64 @@ def scaled_dot_product_by_hand(fn):
     return "Your function agrees with Eq. 1 on three sets of random q, k and v."
 
 
+def _plain_decoder_mask(lengths: list[int], causal: bool = True, keys: bool = True,
+                        strict: bool = False) -> np.ndarray:
+    """batch x n x n: True where query i of sentence b may see key j (loops, no tril)."""
+    n = max(lengths)
+    m = np.zeros((len(lengths), n, n), dtype=bool)
+    for b, length in enumerate(lengths):
+        for i in range(n):
+            for j in range(n):
+                ok_time = (j < i if strict else j <= i) if causal else True
+                ok_pad = (j < length) if keys else (i < length)
+                m[b, i, j] = ok_time and ok_pad
+    return m
+
+
+_CASES_72 = [[3, 5, 1], [4], [2, 2], [6, 1, 4, 3], [1], [5, 5, 2]]
+
+
 @exercise("7.2")
-def causal_mask_for_five(answer):
-    """The 5 x 5 causal mask: True where query i may attend to key j, i.e. j ≤ i."""
-    m = _as_array(answer, "the mask")
-    assert m.shape == (5, 5), f"the mask for 5 words is 5 x 5 (queries x keys), got shape {m.shape}"
-    assert m.dtype == bool, f"the mask should hold booleans (True = may attend), got {m.dtype}"
-    i, j = np.indices((5, 5))
-    right = j <= i
-    if (m == right).all():
-        return "Row i lets word i see itself and the words before it."
-    if (m == right.T).all():
-        raise AssertionError("that is the transpose: row i is query i, and it may see keys j ≤ i (lower triangle)")
-    if (m == ~right).all():
-        raise AssertionError("True should mean 'may attend'; you marked the forbidden positions")
-    if (m == (j < i)).all():
-        raise AssertionError("a word may attend to itself: keep the diagonal")
-    raise AssertionError("row i (query i) should be True exactly at the keys j = 0 .. i")
+def decoder_self_attention_mask(fn):
+    """``fn(lengths)`` returns the mask of a decoder's self-attention over a padded batch of
+    French prefixes: batch x n x n (n = the longest), True where query i of sentence b may
+    attend to key j, i.e. j ≤ i (no peeking ahead) and j < lengths[b] (no padding)."""
+    if not callable(fn):
+        raise AssertionError("answer should be your function itself (answer = decoder_mask), not its result")
+    for lengths in _CASES_72:
+        try:
+            got = fn(list(lengths))
+        except Exception as exc:  # noqa: BLE001 - report the reader's error as a hint
+            raise AssertionError(f"your function raised {type(exc).__name__}: {exc} (lengths {lengths})") from exc
+        m = _as_array(got, "the mask")
+        n = max(lengths)
+        assert m.shape == (len(lengths), n, n), (
+            f"for lengths {lengths} the mask is batch x n x n = {(len(lengths), n, n)} "
+            f"(n = the longest), got {m.shape}")
+        assert m.dtype == bool, f"the mask should hold booleans (True = may attend), got {m.dtype}"
+        right = _plain_decoder_mask(lengths)
+        if (m == right).all():
+            continue
+        where = f"lengths {lengths}"
+        if (m == right.transpose(0, 2, 1)).all():
+            raise AssertionError(f"{where}: that is the transpose: row i is query i, and it may see keys j ≤ i")
+        if (m == ~right).all():
+            raise AssertionError(f"{where}: True should mean 'may attend'; you marked the forbidden positions")
+        if (m == _plain_decoder_mask(lengths, strict=True)).all():
+            raise AssertionError(f"{where}: a word may attend to itself: keep the diagonal (j ≤ i)")
+        if len(set(lengths)) > 1 and (m == _plain_decoder_mask(lengths, keys=False)).all():
+            raise AssertionError(f"{where}: you masked padded *queries* (rows); mask padded *keys* "
+                                 "(columns j ≥ length), which no real word may attend to")
+        if len(set(lengths)) > 1 and (m == _plain_decoder_mask([n] * len(lengths))).all():
+            raise AssertionError(f"{where}: the causal part is right, but the shorter sentences "
+                                 "attend to padding: also require j < lengths[b]")
+        if (m == _plain_decoder_mask(lengths, causal=False)).all():
+            raise AssertionError(f"{where}: the padding part is right, but query i sees the future: "
+                                 "also require j ≤ i")
+        raise AssertionError(f"{where}: row i of sentence b should be True exactly at the keys "
+                             "j ≤ i with j < lengths[b]")
+    return ("Row i of each sentence sees the words up to i, and never the padding: "
+            "the mask of a Transformer decoder trained on a batch.")
 
 
 @exercise("7.3")
@@ -102,4 +143,89 @@ def variance_of_dot_products(answer):
             "the variance is Var(q_i)·Var(k_i).")
 
 
-__all__ = ["scaled_dot_product_by_hand", "causal_mask_for_five", "variance_of_dot_products"]
+__all__ = ["scaled_dot_product_by_hand", "decoder_self_attention_mask", "variance_of_dot_products"]
+
+
+# --- 7.4: the scale after the fact ---------------------------------------------------------------
+
+MODEL_74 = "luong-dot"
+# Sentence pairs of our own (English, French reference), for teacher forcing.
+PAIRS_74 = [
+    ("My sister bought a small house near the sea.", "Ma sœur a acheté une petite maison près de la mer."),
+    ("The children are playing in the garden.", "Les enfants jouent dans le jardin."),
+    ("We had dinner in a small restaurant.", "Nous avons dîné dans un petit restaurant."),
+    ("She reads a book every evening.", "Elle lit un livre chaque soir."),
+    ("He forgot his umbrella at the office.", "Il a oublié son parapluie au bureau."),
+    ("The train leaves at eight in the morning.", "Le train part à huit heures du matin."),
+    ("My brother does not like cold coffee.", "Mon frère n'aime pas le café froid."),
+    ("They are waiting for the bus in the rain.", "Ils attendent le bus sous la pluie."),
+]
+
+
+def _teacher_forced_loss_74(scale: float | None = None, after_softmax: bool = False, eos: bool = True,
+                            reduction: str = "mean") -> float:
+    """Cross-entropy (nats) of a fresh ``luong-dot`` on :data:`PAIRS_74`, fed the references,
+    with the dot scores multiplied by ``scale`` (None: unchanged) or, with ``after_softmax``,
+    the weights. One sentence at a time, with its own loop over the reference words."""
+    import torch
+
+    from .. import pretrained
+    from ..checkpoint import load_model
+    from ..data.text import tokenize
+    from ..data.vocabulary import Vocabulary
+
+    model, _, src_vocab, tgt_vocab = load_model(pretrained.checkpoint_dir(MODEL_74))
+    model.eval()
+    if scale is not None:
+        def scaled(query, keys, annotations, mask, **_):
+            scores = query @ annotations.transpose(1, 2)                  # h_t · h̄_s
+            if not after_softmax:
+                scores = scores * scale
+            scores = scores.masked_fill(~mask[:, None, :], float("-inf"))
+            alpha = torch.softmax(scores, -1) * (scale if after_softmax else 1.0)
+            return alpha @ annotations, alpha
+        model.decoder.attention.forward = scaled
+    total, tokens = 0.0, 0
+    with torch.no_grad():
+        for english, french in PAIRS_74:
+            src = src_vocab.encode(tokenize(english, "en"))
+            ref = tgt_vocab.encode(tokenize(french, "fr")) + [Vocabulary.eos_index]
+            logits, _ = model(torch.tensor([src]), torch.tensor([len(src)]),
+                              torch.tensor([[Vocabulary.bos_index] + ref[:-1]]))
+            log_p = torch.log_softmax(logits[0].double(), -1)
+            for i, word in enumerate(ref if eos else ref[:-1]):
+                total -= float(log_p[i, word])
+                tokens += 1
+    return total / tokens if reduction == "mean" else total
+
+
+@exercise("7.4")
+def check_scaled_luong_dot(answer) -> str:
+    """The teacher-forced cross-entropy of luong-dot on PAIRS_74 with its scores divided by 16."""
+    from .answers import as_float
+    got = as_float(answer, "The loss")
+    d = 256
+    right = _teacher_forced_loss_74(scale=1 / math.sqrt(d))
+    if math.isclose(got, right, rel_tol=1e-3):
+        plain = _teacher_forced_loss_74()
+        return (f"Cross-entropy per token: {plain:.2f} nats as trained, {right:.2f} with the scale "
+                f"1/√{d} (perplexity {math.exp(plain):.1f} → {math.exp(right):.1f}). Training tuned the "
+                "states to the scale 1; dividing afterwards flattens the weights the decoder relies on.")
+    wrong = [
+        (_teacher_forced_loss_74(), "That is the unchanged model: divide its scores h_t · h̄_s by √256 = 16 "
+                                    "before the softmax, then measure."),
+        (_teacher_forced_loss_74(scale=1 / d), "Divide the scores by √d_k = 16, not by d_k = 256."),
+        (_teacher_forced_loss_74(scale=math.sqrt(d)), "Divide the scores by 16; you multiplied them."),
+        (_teacher_forced_loss_74(scale=1 / math.sqrt(d), after_softmax=True),
+         "Scale the scores before the softmax, not the weights after it (they must still sum to 1)."),
+        (_teacher_forced_loss_74(scale=1 / math.sqrt(d), eos=False),
+         "Count </s> too: the loss is averaged over every reference word and the final </s>."),
+        (_teacher_forced_loss_74(scale=1 / math.sqrt(d), reduction="sum"),
+         "That is the sum over all tokens: give the mean per token."),
+    ]
+    for value, hint in wrong:
+        if math.isclose(got, value, rel_tol=1e-3):
+            raise AssertionError(hint)
+    raise AssertionError("Load a fresh luong-dot, make its attention compute softmax(h_t · h̄_s / 16) "
+                         "over the real source words, feed each reference (<s> + words) and average "
+                         "−log p of each reference word and of </s>.")
