@@ -110,3 +110,122 @@ def test_33_matches_the_shipped_decoder_convention():
     enc = EncoderOutput(d["H"][None], torch.zeros(1, 4), torch.ones(1, 4, dtype=torch.bool), torch.tensor([4]))
     with torch.no_grad():
         check("3.3", dec.initial_state(Memory(enc, None))[0])
+
+
+# --- 3.4: the trained model with uniform attention weights ---
+
+import re  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import nbformat  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from attention_course.exercises.ch01 import ablation_batch  # noqa: E402
+
+CHAPTER = Path(__file__).resolve().parents[1] / "chapters" / "03_bahdanau.ipynb"
+
+
+class FixedWeights(torch.nn.Module):
+    """Attention whose weights do not depend on the query: ``how`` says which."""
+
+    def __init__(self, how="uniform"):
+        super().__init__()
+        self.how = how
+
+    def forward(self, query, keys, annotations, mask, **_):
+        steps = query.shape[1]
+        weights = mask.float() if self.how != "padding too" else torch.ones(mask.shape)
+        if self.how != "sum":
+            weights = weights / weights.sum(-1, keepdim=True)
+        alpha = weights[:, None, :].expand(-1, steps, -1)
+        values = keys if self.how == "keys" else annotations
+        return alpha @ values, alpha
+
+
+def step_by_step(model, batch, attention=None, how="mean"):
+    dec = model.decoder
+    memory = model.encode(batch.src, batch.src_lengths)
+    if attention is not None:
+        dec.attention = attention
+    s, losses = dec.initial_state(memory), []
+    for i in range(batch.tgt_in.size(1)):
+        logits, s, _ = dec.step(batch.tgt_in[:, i], s, memory, i)
+        losses.append(F.cross_entropy(logits, batch.tgt_out[:, i], reduction="none"))
+    losses = torch.stack(losses, 1)
+    real = batch.tgt_out != 0
+    if how == "sum":
+        return losses[real].sum().item()
+    if how == "with padding":
+        return losses.mean().item()
+    return losses[real].mean().item()
+
+
+def uniform(model, batch):
+    return step_by_step(model, batch, FixedWeights())
+
+
+def uniform_by_zero_energies(model, batch):
+    """Another right way: keep BahdanauAttention, but give every source word the same energy
+    (v_a = 0); then even the decoder's fused forward, and so Seq2Seq.loss, is uniform."""
+    with torch.no_grad():
+        model.decoder.attention.v_a.weight.zero_()
+    return model.loss(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out)
+
+
+def module_then_model_loss(model, batch):
+    """The trap: the attention's forward is replaced (the module keeps its weights, which
+    Seq2Seq.encode and the fused forward read), but Seq2Seq.loss never calls it."""
+    model.decoder.attention.forward = FixedWeights().forward
+    return model.loss(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out)
+
+
+def test_34_right_answers_pass(capsys):
+    check("3.4", uniform)
+    check("3.4", uniform_by_zero_energies)
+    out = capsys.readouterr().out
+    assert out.count("Exercise 3.4: correct.") == 2
+    assert max(len(line) for line in out.splitlines()) <= 78
+
+
+def test_34_the_checks_computation_agrees_with_the_step_path_and_differs_from_the_model():
+    from attention_course import pretrained
+    tr = pretrained.load(ch03.UNIFORM_MODEL)
+    batch = ablation_batch(tr)
+    assert bool((batch.src == 0).any()) and bool((batch.tgt_out == 0).any())   # padded on both sides
+    import copy
+    with torch.no_grad():
+        by_steps = step_by_step(copy.deepcopy(tr.model), batch, FixedWeights())
+        checker = ch03.uniform_word_losses(tr.model, batch)
+        intact = step_by_step(tr.model, batch)
+    real = batch.tgt_out != 0
+    assert abs(checker[real].mean().item() - by_steps) < 1e-4
+    assert abs(intact - tr.model.loss(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out).item()) < 1e-4
+    assert by_steps > intact + 0.5
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (module_then_model_loss, "intact model"),
+    (lambda model, batch: step_by_step(model, batch), "intact model"),
+    (lambda model, batch: step_by_step(model, batch, FixedWeights("padding too")), "padding got weight"),
+    (lambda model, batch: step_by_step(model, batch, FixedWeights("sum")), "sum to 1"),
+    (lambda model, batch: step_by_step(model, batch, FixedWeights("keys")), "keys"),
+    (lambda model, batch: step_by_step(model, batch, FixedWeights(), how="sum"), "sum over the words"),
+    (lambda model, batch: step_by_step(model, batch, FixedWeights(), how="with padding"), "Leave the padding out"),
+    (lambda model, batch: None, "number"),
+    (lambda model, batch: [].pop(), "raised IndexError"),
+    (2.5, "function itself"),
+])
+def test_34_wrong_answers_fail(wrong, hint):
+    with pytest.raises(AssertionError, match=hint):
+        check("3.4", wrong)
+
+
+def test_34_the_solution_in_the_chapter_passes(capsys):
+    nb = nbformat.read(CHAPTER, as_version=4)
+    solution = next(c.source for c in nb.cells if c.cell_type == "markdown"
+                    and "def loss_with_uniform_attention" in c.source and "Solution" in c.source)
+    code = re.search(r"```python\n(.*?)```", solution, re.S).group(1)
+    namespace = {"torch": torch, "masked_softmax": masked_softmax}
+    exec(code, namespace)  # noqa: S102
+    check("3.4", namespace["answer"])
+    assert "correct" in capsys.readouterr().out

@@ -146,3 +146,119 @@ def check_initial_state(answer) -> str:
         raise AssertionError("Right input, but apply tanh: s_0 = tanh(W_s ←h_1 + b_s).")
     raise AssertionError("Not quite: take ←h_1 = H[0, 2:] (second half of the first row), "
                          "then s_0 = tanh(W_s @ ←h_1 + b_s).")
+
+
+# ----------------------------------------------------------------------------------------------
+# 3.4 Ablation: the trained model with uniform attention weights
+# ----------------------------------------------------------------------------------------------
+
+UNIFORM_MODEL = "bahdanau"
+FIXED_VECTOR_MODEL = "seq2seq"     # for scale in the success message: trained with one fixed vector
+UNIFORM_TOL = 1e-3                 # nats per word
+
+
+def uniform_word_losses(model, batch, context: str = "mean"):
+    """-log p of every target position (batch x tgt_len, padding included) of a Bahdanau model
+    whose context c_i is the same vector at every step:
+
+    "mean": the average of the real annotations (uniform weights over the real words),
+    "mean-padded": the average over all positions, padding included, "sum": the sum of the real
+    annotations (every weight 1), "keys": the average of the projected keys U_a h_j.
+
+    Since c_i does not change, ``nn.GRU`` runs the whole target sentence in one call; the first
+    state, the maxout output and the projection are written out here. Nothing of the decoder's
+    own ``forward``, ``step`` or attention module is used, so this is independent of a reader's
+    answer.
+    """
+    import torch
+
+    dec = model.decoder
+    with torch.no_grad():
+        enc = model.encode(batch.src, batch.src_lengths).enc
+        H, real = enc.annotations, enc.mask.to(enc.annotations.dtype)[:, :, None]
+        if context == "mean":
+            c = (H * real).sum(1) / real.sum(1)
+        elif context == "mean-padded":
+            c = H.mean(1)
+        elif context == "sum":
+            c = (H * real).sum(1)
+        elif context == "keys":
+            c = (dec.attention.U_a(H) * real).sum(1) / real.sum(1)
+        else:
+            raise ValueError(f"unknown context {context!r}")
+        s_0 = torch.tanh(dec.init.W_s(H[:, 0, H.size(-1) // 2:]))           # tanh(W_s ←h_1 + b_s)
+        y = dec.embedding(batch.tgt_in)                                      # batch x tgt_len x emb
+        c = c[:, None, :].expand(-1, y.size(1), -1)                          # the same c_i at every step
+        s, _ = dec.rnn(torch.cat([y, c], -1), s_0[None])                     # s_1 .. s_Ty
+        t = dec.output.inputs(torch.cat([s, y, c], -1))                      # t~_i
+        t = t.view(*t.shape[:-1], -1, 2).amax(-1)                            # maxout over pairs
+        logits = t @ dec.embedding.weight.T + dec.project.bias               # W_o = E (tied)
+        return -logits.log_softmax(-1).gather(-1, batch.tgt_out[..., None])[..., 0]
+
+
+def _mean_over_words(losses, batch) -> float:
+    real = batch.tgt_out != 0
+    return float(losses[real].sum() / real.sum())
+
+
+@exercise("3.4")
+def check_uniform_attention(answer) -> str:
+    import copy
+
+    import torch
+
+    from .. import pretrained
+    from .answers import as_float
+    from .ch01 import ABLATION_PAIRS, ablation_batch
+
+    if not callable(answer):
+        raise AssertionError("Set answer to your function itself (answer = loss_with_uniform_attention), "
+                             "not to its result.")
+    translator = pretrained.load(UNIFORM_MODEL)
+    batch = ablation_batch(translator)
+    model = copy.deepcopy(translator.model).eval()       # the reader's code may change it
+    try:
+        with torch.no_grad():
+            got = answer(model, batch)
+    except Exception as e:  # the reader's code failed: say so plainly
+        raise AssertionError(f"Your function raised {e.__class__.__name__}: {e}") from None
+    got = as_float(got, "The loss")
+    ref = translator.model
+    right = uniform_word_losses(ref, batch)
+    expected = _mean_over_words(right, batch)
+    with torch.no_grad():
+        intact = float(ref.loss(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out))
+    if abs(got - expected) > UNIFORM_TOL:
+        real = batch.tgt_out != 0
+        slips = [
+            (intact, "That is the loss of the intact model. Note that model.loss runs the decoder's "
+                     "forward, which computes the attention inline for speed and never calls "
+                     "decoder.attention. Run decoder.step once per target position, feeding the "
+                     "reference word (teacher forcing)."),
+            (_mean_over_words(uniform_word_losses(ref, batch, "mean-padded"), batch),
+             "The padding got weight too: give each of the sentence's real words 1/T_x and the "
+             "padded positions 0 (masked_softmax of equal energies does exactly that)."),
+            (_mean_over_words(uniform_word_losses(ref, batch, "sum"), batch),
+             "The weights must sum to 1: each real word gets 1/T_x, so c_i is the average of the "
+             "annotations, not their sum."),
+            (_mean_over_words(uniform_word_losses(ref, batch, "keys"), batch),
+             "You averaged the keys U_a h_j. The context averages the annotations h_j themselves "
+             "(the third argument of the attention's forward)."),
+            (float(right[real].sum()), "That is the sum over the words; give the mean per real target word."),
+            (float(right.mean()), "Leave the padding out: average over the real target words only "
+                                  "(tgt_out != 0), as Seq2Seq.loss does."),
+        ]
+        for value, hint in slips:
+            if abs(got - value) <= UNIFORM_TOL:
+                raise AssertionError(hint)
+        raise AssertionError(f"{got:.3f} is not the teacher-forced loss with uniform weights (expected "
+                             f"within {UNIFORM_TOL} of the check's value). At every step give each real "
+                             "source word the weight 1/T_x, feed the reference word, and average the "
+                             "cross-entropy over the real words of tgt_out.")
+    other = pretrained.load(FIXED_VECTOR_MODEL)
+    fb = ablation_batch(other)
+    with torch.no_grad():
+        fixed = float(other.model.loss(fb.src, fb.src_lengths, fb.tgt_in, fb.tgt_out))
+    return (f"On these {len(ABLATION_PAIRS)} pairs, {UNIFORM_MODEL}'s loss per word is "
+            f"{intact:.2f} nats with its attention and {expected:.2f} with uniform weights; "
+            f"{FIXED_VECTOR_MODEL}, trained to read one fixed vector, scores {fixed:.2f}.")
