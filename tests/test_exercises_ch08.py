@@ -14,6 +14,7 @@ import torch
 from attention_course import pretrained
 from attention_course.evaluation.failures import coverage
 from attention_course.exercises import ch08, check
+from attention_course.data.text import tokenize
 from attention_course.search.beam import ranking_score
 
 
@@ -168,7 +169,80 @@ def test_83_greedy_with_no_change_is_the_package_greedy_search():
         assert ch08.greedy_with(tr, text, lambda lp, prefix: lp) == tr.translate(text).raw_tokens
 
 
+# --- 8.4 -----------------------------------------------------------------------------------------
+
+def loss_84(change=None, with_eos=True, reduction="mean", pairs=None):
+    """The solution of 8.4 as a reader would write it: a copy of the model with a change made to
+    its weights, one padded batch, the package's batched teacher-forced loss."""
+    import copy
+
+    from attention_course.data.batching import make_batch
+
+    tr = pretrained.load(ch08.MODEL_84)
+    model = copy.deepcopy(tr.model)
+    if change is not None:
+        with torch.no_grad():
+            change(model.decoder)
+    pairs = pairs or ch08.PAIRS_84
+    batch = make_batch([tr.src_vocab.encode(tokenize(e, "en")) for e, _ in pairs],
+                       [tr.tgt_vocab.encode(tokenize(f, "fr")) for _, f in pairs])
+    tgt_out = batch.tgt_out.clone()
+    if not with_eos:
+        tgt_out[tgt_out == tr.tgt_vocab.eos_index] = tr.tgt_vocab.pad_index
+    with torch.no_grad():
+        return model.loss(batch.src, batch.src_lengths, batch.tgt_in, tgt_out, reduction=reduction).item()
+
+
+def zero_h_tilde_columns(decoder):
+    decoder.rnn.weight_ih_l0[:, decoder.emb_size:] = 0
+
+
+def zero_word_columns(decoder):
+    decoder.rnn.weight_ih_l0[:, : decoder.emb_size] = 0
+
+
+def test_84_right_answer_passes(capsys):
+    right = loss_84(zero_h_tilde_columns)
+    assert right > 2 * loss_84()                     # the trained model relies on input feeding
+    check("8.4", right)
+    check("8.4", round(right, 4))
+    out = capsys.readouterr().out
+    assert out.count("correct") == 2 and "luong-general-nofeed" in out
+    assert pretrained.load(ch08.MODEL_84).model.decoder.rnn.weight_ih_l0.abs().sum() > 0    # untouched
+
+
+def test_84_pairs_are_our_own_and_known_words():
+    tr = pretrained.load(ch08.MODEL_84)
+    for english, french in ch08.PAIRS_84:
+        assert all(w in tr.src_vocab.stoi for w in tokenize(english, "en")), english
+        assert all(w in tr.tgt_vocab.stoi for w in tokenize(french, "fr")), french
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda: loss_84(), "unchanged model"),
+    (lambda: loss_84(zero_h_tilde_columns, with_eos=False), "Count </s>"),
+    (lambda: loss_84(zero_h_tilde_columns, reduction="sum"), "sum over all tokens"),
+    (lambda: loss_84(zero_h_tilde_columns, pairs=ch08.PAIRS_84[:5]), "Take a fresh copy"),
+    (lambda: loss_84(zero_word_columns), "Take a fresh copy"),
+    (lambda: "2.5", "Take a fresh copy"),
+    (lambda: torch.tensor([0.4, 0.5]), "one number"),
+])
+def test_84_wrong_answers_fail(wrong, hint):
+    with pytest.raises(AssertionError, match=hint):
+        check("8.4", wrong())
+
+
+def test_84_hints_for_the_wrong_part_of_the_state():
+    """Zeroing the GRU state instead, or both parts: the checker's step-by-step variants; its right
+    value agrees with the batched solution above."""
+    right = ch08._loss_84(zero=("h_tilde",))
+    assert right == pytest.approx(loss_84(zero_h_tilde_columns), rel=1e-4)      # two implementations agree
+    for zero, hint in ((("h",), "GRU state"), (("h", "h_tilde"), "Keep the GRU state")):
+        with pytest.raises(AssertionError, match=hint):
+            check("8.4", ch08._loss_84(zero=zero))
+
+
 def test_none_is_a_reminder(capsys):
-    for key in ("8.1", "8.2", "8.3"):
+    for key in ("8.1", "8.2", "8.3", "8.4"):
         check(key, None)
-    assert capsys.readouterr().out.count("not answered yet") == 3
+    assert capsys.readouterr().out.count("not answered yet") == 4

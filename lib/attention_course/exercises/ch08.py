@@ -1,5 +1,5 @@
-"""Exercises of chapters/08_failures.ipynb (failures and coverage): coverage by hand, GNMT's rescoring, and a
-search that refuses to repeat itself.
+"""Exercises of chapters/08_failures.ipynb (failures and coverage): coverage by hand, GNMT's rescoring, a
+search that refuses to repeat itself, and input feeding switched off in a trained model.
 
 The data of each exercise is defined here once; the chapter prints it from here. The checkers
 recompute the right answers with plain Python loops, not with the package's own functions.
@@ -203,6 +203,84 @@ def check_no_repeat_bigram(fn) -> str:
     return f"Greedy {MODEL_83}\n  without it: {detokenize(plain, 'fr')}\n  with it:    {detokenize(mine, 'fr')}"
 
 
+# --- 8.4 -----------------------------------------------------------------------------------------
+
+MODEL_84 = "luong-general"
+# Sentence pairs of our own (English, French reference).
+PAIRS_84 = [
+    ("I lost my keys in the park yesterday.", "J'ai perdu mes clés dans le parc hier."),
+    ("Our neighbors have a big black dog.", "Nos voisins ont un gros chien noir."),
+    ("Can you close the door, please?", "Peux-tu fermer la porte, s'il te plaît ?"),
+    ("My father drinks tea without sugar.", "Mon père boit du thé sans sucre."),
+    ("She has never seen the ocean.", "Elle n'a jamais vu l'océan."),
+    ("The old man sold his car last month.", "Le vieil homme a vendu sa voiture le mois dernier."),
+    ("I will call you tomorrow evening.", "Je t'appellerai demain soir."),
+    ("My aunt is looking for her red glasses.", "Ma tante cherche ses lunettes rouges."),
+    ("We walked along the river for an hour.", "Nous avons marché le long de la rivière pendant une heure."),
+    ("The shop is closed on Sundays.", "Le magasin est fermé le dimanche."),
+]
+
+
+@torch.no_grad()
+def _loss_84(name: str = MODEL_84, zero: tuple[str, ...] = (), eos: bool = True,
+             reduction: str = "mean") -> float:
+    """Teacher-forced cross-entropy (nats per token) of a fresh copy of ``name`` on
+    :data:`PAIRS_84`, decoded step by step and fed the reference; ``zero`` names the parts of the
+    state replaced by zeros before every step ("h_tilde": the input-feeding vector h̃_{t-1},
+    "h": the GRU state)."""
+    from .. import pretrained
+    from ..checkpoint import load_model
+    from ..data.text import tokenize
+    from ..data.vocabulary import Vocabulary
+
+    model, _, src_vocab, tgt_vocab = load_model(pretrained.checkpoint_dir(name))
+    model.eval()
+    total, tokens = 0.0, 0
+    for english, french in PAIRS_84:
+        src = src_vocab.encode(tokenize(english, "en"))
+        ref = tgt_vocab.encode(tokenize(french, "fr")) + [Vocabulary.eos_index]
+        memory = model.encode(torch.tensor([src]), torch.tensor([len(src)]))
+        state = model.decoder.initial_state(memory)
+        prev = Vocabulary.bos_index
+        for t, gold in enumerate(ref):
+            if zero and isinstance(state, tuple):
+                h, h_tilde = state
+                state = (torch.zeros_like(h) if "h" in zero else h,
+                         torch.zeros_like(h_tilde) if "h_tilde" in zero else h_tilde)
+            logits, state, _ = model.decoder.step(torch.tensor([prev]), state, memory, t)
+            if eos or gold != Vocabulary.eos_index:
+                total -= float(torch.log_softmax(logits[0].double(), -1)[gold])
+                tokens += 1
+            prev = gold
+    return total / tokens if reduction == "mean" else total
+
+
+@exercise("8.4")
+def check_no_input_feeding(answer) -> str:
+    got = as_float(answer, "The loss")
+    right = _loss_84(zero=("h_tilde",))
+    if math.isclose(got, right, rel_tol=1e-3):
+        full, nofeed = _loss_84(), _loss_84("luong-general-nofeed")
+        return (f"Cross-entropy per token on our {len(PAIRS_84)} pairs: {full:.2f} nats with input feeding, "
+                f"{right:.2f} with zeros in place of h̃_(t-1). luong-general-nofeed, trained without it, "
+                f"has {nofeed:.2f}: a model must be trained with the inputs it will be given.")
+    wrong = [
+        (_loss_84(), "That is the unchanged model: feed zeros in place of h̃_(t-1) at *every* step "
+                     "(h̃_0 is zero already, so zeroing only the first step changes nothing)."),
+        (_loss_84(zero=("h",)), "You zeroed the GRU state h_(t-1); zero the input-feeding vector "
+                                "h̃_(t-1) (the second part of the state) and keep h."),
+        (_loss_84(zero=("h", "h_tilde")), "Keep the GRU state h_(t-1): only h̃_(t-1) is switched off."),
+        (_loss_84(zero=("h_tilde",), eos=False),
+         "Count </s> too: every reference word and the final </s> is a position."),
+        (_loss_84(zero=("h_tilde",), reduction="sum"), "That is the sum over all tokens: give the mean per token."),
+    ]
+    for value, hint in wrong:
+        if math.isclose(got, value, rel_tol=1e-3):
+            raise AssertionError(hint)
+    raise AssertionError("Take a fresh copy of luong-general, make every decoder step read zeros instead "
+                         "of h̃_(t-1), feed the references and average −log p (natural log) of every "
+                         "reference word and of </s>.")
+
 __all__ = ["SOURCE_81", "TARGET_81", "ATTENTION_81", "THRESHOLD_81", "SOURCE_82", "HYPOTHESES_82", "ALPHA_82",
-           "BETA_82", "SENTENCE_83", "MODEL_83", "greedy_with", "check_uncovered", "check_rescoring",
-           "check_no_repeat_bigram"]
+           "BETA_82", "SENTENCE_83", "MODEL_83", "MODEL_84", "PAIRS_84", "greedy_with", "check_uncovered",
+           "check_rescoring", "check_no_repeat_bigram", "check_no_input_feeding"]
