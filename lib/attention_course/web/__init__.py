@@ -3,8 +3,9 @@
 :func:`write_site` puts everything the live stepper needs into one folder (the book copies it
 to ``_build/html/_static/ac-live/``):
 
-* ``text.js``, ``search.js``, ``translator.js``, ``stepper.js`` (this package's ports of
-  ``data/text.py``, ``search/``, ``translator.py`` and ``widgets/data.py``, plus the stepper UI),
+* ``text.js``, ``search.js``, ``translator.js``, ``stepper.js``, ``explorer.js`` (this package's
+  ports of ``data/text.py``, ``search/``, ``translator.py`` and ``widgets/data.py``, plus the
+  stepper and the attention explorer, which runs on the stepper's model loading),
   ``stepper.css`` and the widgets' ``widgets.css``;
 * ``models/<name>/`` for every model: ``encoder.onnx`` and ``step.onnx`` with their float16
   weights (``*.weights.f16``), ``vocab.json`` and ``meta.json``
@@ -13,7 +14,8 @@ to ``_build/html/_static/ac-live/``):
   package installed once into :func:`assets_dir` (``$ATTENTION_COURSE_WEB_ASSETS``, default
   ``~/.cache/attention-course-web``) and checked against the hashes below. No CDN is used.
 
-:func:`live_html` is the markup of one stepper (the ``live-translator`` directive writes it).
+:func:`live_html` is the markup of one stepper (the ``live-translator`` directive writes it),
+:func:`live_explorer_html` that of one attention explorer (the ``attention-explorer`` directive).
 """
 from __future__ import annotations
 
@@ -26,7 +28,8 @@ from importlib import resources
 from pathlib import Path
 
 __all__ = ["ORT_VERSION", "ORT_FILES", "JS_FILES", "CSS_FILES", "assets_dir", "ensure_onnxruntime_web",
-           "write_site", "live_html", "standalone_page", "description", "DEFAULT_TEXT", "WebAssetsError"]
+           "write_site", "live_html", "live_explorer_html", "standalone_page", "description", "DEFAULT_TEXT",
+           "EXPLORER_MODELS", "WebAssetsError"]
 
 ORT_VERSION = "1.31.1"
 # The files of onnxruntime-web the page loads, and their sha256 (npm's onnxruntime-web@ORT_VERSION).
@@ -35,10 +38,15 @@ ORT_FILES = {
     "ort-wasm-simd-threaded.mjs": "30ed0b5cd1182ede931fea448afb567d4dc705ec957af09f108a2be5f770dac3",
     "ort-wasm-simd-threaded.wasm": "4b884c203b0fa48d057be3332c65513ff85aa3c5bddd6946acc0fab7ecda001d",
 }
-JS_FILES = ("text.js", "search.js", "translator.js", "stepper.js")   # in loading order
+JS_FILES = ("text.js", "search.js", "translator.js", "stepper.js", "explorer.js")   # in loading order
 CSS_FILES = ("stepper.css",)
 DEFAULT_TEXT = "I like red cars."
 NOTE = "The model runs in this page (ONNX Runtime Web); its weights (about 7 MB) load when you press Translate."
+EXPLORER_MODELS = ("bahdanau", "luong-dot")
+EXPLORER_NOTE = ("Both models run in this page (ONNX Runtime Web); their weights (about 7 MB each) load when you "
+                 "press Translate.")
+EXPLORER_HINT = ("Point at or click a French word (a row): its row stands out, the English word it attends to "
+                 "most is marked, and the other model's panel shows the same French word.")
 
 
 class WebAssetsError(RuntimeError):
@@ -116,7 +124,8 @@ def description(name: str) -> str:
 def write_site(out_dir: str | os.PathLike, names=None, cache_dir: str | os.PathLike | None = None,
                ort_dir: str | os.PathLike | None = None, log=None, standalone: bool = False) -> dict:
     """Write the scripts, styles, ONNX Runtime Web and the exported models into ``out_dir``
-    (with ``standalone``, also an ``index.html`` holding one stepper, to try it or test it
+    (with ``standalone``, also an ``index.html`` holding one stepper and an ``explorer.html``
+    holding one attention explorer, to try them or test them
     without the book: ``python -m http.server -d out_dir``). Returns the contents of ``models.json``."""
     from ..export import onnx as export
 
@@ -143,17 +152,60 @@ def write_site(out_dir: str | os.PathLike, names=None, cache_dir: str | os.PathL
     (out / "models.json").write_text(json.dumps(listing, indent=1), encoding="utf-8")
     if standalone:
         (out / "index.html").write_text(standalone_page(names), encoding="utf-8")
+        (out / "explorer.html").write_text(standalone_page(names, explorer=True), encoding="utf-8")
     return listing
 
 
-def standalone_page(models: list[str] | None = None, **settings) -> str:
-    """A whole HTML page with one stepper, loading the files :func:`write_site` writes beside it."""
+def standalone_page(models: list[str] | None = None, explorer: bool = False, **settings) -> str:
+    """A whole HTML page with one stepper (or, with ``explorer``, one attention explorer),
+    loading the files :func:`write_site` writes beside it."""
     css = "".join(f'<link rel="stylesheet" href="{name}">' for name in ("widgets.css",) + CSS_FILES)
     js = "".join(f'<script src="{name}"></script>' for name in JS_FILES)
+    title = "Attention explorer" if explorer else "Live translator"
+    body = live_explorer_html(models, **settings) if explorer else live_html(models, **settings)
     return ('<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f'<title>Attention, step by step: live translator</title><link rel="icon" href="data:,">{css}</head>'
-            f'<body><main><h1>Live translator</h1>{live_html(models, **settings)}</main>{js}</body></html>')
+            f'<title>Attention, step by step: {title.lower()}</title><link rel="icon" href="data:,">{css}</head>'
+            f'<body><main><h1>{title}</h1>{body}</main>{js}</body></html>')
+
+
+def _check_models(models: list[str] | None, what: str) -> list[str]:
+    from ..export.onnx import exportable_models
+
+    names = list(models or exportable_models())
+    if not names:
+        raise ValueError(f"the live {what} needs at least one model")
+    unknown = [n for n in names if n not in exportable_models()]
+    if unknown:
+        raise ValueError(f"model {unknown[0]!r} cannot run in the page; choose among: {', '.join(exportable_models())}")
+    return names
+
+
+def live_explorer_html(models: list[str] | None = None, left: str | None = None, right: str | None = None,
+                       text: str | None = None, base: str | None = None) -> str:
+    """The markup of one live attention explorer: an empty container that ``explorer.js``
+    fills, with its settings as JSON (escaped for a ``<script>`` element). ``models``: what the
+    two menus offer (default: every model that runs in the page); ``left`` and ``right``: the
+    models shown at first (default :data:`EXPLORER_MODELS`); ``text``: the sentence in the box."""
+    from ..widgets.examples import EXAMPLES
+    from ..widgets.render import theme
+    from ..widgets.static import safe_json
+
+    names = _check_models(models, "attention explorer")
+    left = left or (EXPLORER_MODELS[0] if EXPLORER_MODELS[0] in names else names[0])
+    right = right or (EXPLORER_MODELS[1] if EXPLORER_MODELS[1] in names else names[-1])
+    for side, model in (("left", left), ("right", right)):
+        if model not in names:
+            raise ValueError(f"{side} model {model!r} is not among the explorer's models {names}")
+    config = {"models": [{"name": n, "description": description(n)} for n in names], "left": left,
+              "right": right, "text": str(EXAMPLES[1] if text is None else text), "theme": theme(),
+              "note": EXPLORER_NOTE, "hint": EXPLORER_HINT}
+    if base is not None:
+        config["base"] = str(base)
+    return ('<div class="ac-widget ac-live-explorer">'
+            f'<script type="application/json" class="ac-live-config">{safe_json(config)}</script>'
+            '<div class="ac-live-slot"><p class="ac-note">The attention explorer needs JavaScript: '
+            'it runs the models in this page.</p></div></div>')
 
 
 def live_html(models: list[str] | None = None, model: str | None = None, text: str = DEFAULT_TEXT,
@@ -162,17 +214,11 @@ def live_html(models: list[str] | None = None, model: str | None = None, text: s
     settings as JSON (escaped for a ``<script>`` element) and a line for readers without
     JavaScript. ``base`` is the URL of the folder :func:`write_site` wrote (default: the folder
     ``stepper.js`` was loaded from)."""
-    from ..export.onnx import exportable_models
     from ..translator import check_beam
     from ..widgets.render import theme
     from ..widgets.static import safe_json
 
-    names = list(models or exportable_models())
-    if not names:
-        raise ValueError("the live stepper needs at least one model")
-    unknown = [n for n in names if n not in exportable_models()]
-    if unknown:
-        raise ValueError(f"model {unknown[0]!r} cannot run in the page; choose among: {', '.join(exportable_models())}")
+    names = _check_models(models, "stepper")
     model = model or ("bahdanau" if "bahdanau" in names else names[0])
     if model not in names:
         raise ValueError(f"model {model!r} is not among the stepper's models {names}")

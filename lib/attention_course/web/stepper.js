@@ -16,7 +16,7 @@
   var ns = root.AttentionCourse = root.AttentionCourse || {};
   var script = document.currentScript;
   var BASE = script && script.src ? script.src.replace(/[^/]*$/, "") : "";
-  var KEEP_MODELS = 2;   // models kept started; older ones are released
+  var KEEP_MODELS = 3;   // models kept started (the explorer uses two at once); older ones are released
 
   /* ---- ONNX Runtime and the models, loaded on demand ---- */
 
