@@ -101,3 +101,72 @@ def test_43_wrong_answers_fail():
     _fails("4.3", right / right.sum(), "renormalise")
     _fails("4.3", right[2:6], "one weight per source position")
     _fails("4.3", right + 0.01, "Not quite")
+
+
+# --- 4.4: input feeding switched off in the trained luong-general ----------------------------------
+
+def _step_logits(translator, batch, fed="zero", zero_output=False):
+    """The solution's loop with the package's own decoder.step (the checker writes the decoder out
+    by hand instead): logits of every step with h̃_{t-1} replaced by zeros."""
+    dec = translator.model.decoder
+    with torch.no_grad():
+        memory = translator.model.encode(batch.src, batch.src_lengths)
+        h, h_tilde = dec.initial_state(memory)
+        logits = []
+        for t in range(batch.tgt_in.size(1)):
+            state = (h, torch.zeros_like(h_tilde) if fed == "zero" else h_tilde)
+            step_logits, (h, h_tilde), _ = dec.step(batch.tgt_in[:, t], state, memory, t)
+            if zero_output:
+                step_logits = dec.project(dec._features(torch.zeros_like(h_tilde)))
+            logits.append(step_logits)
+    return torch.stack(logits, 1)
+
+
+def _ce(logits, batch, **kwargs):
+    return torch.nn.functional.cross_entropy(logits.transpose(1, 2), batch.tgt_out, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def feed44():
+    from attention_course import pretrained
+    translator = pretrained.load(ch04.MODEL_44)
+    return translator, ch04.batch_44(translator)
+
+
+def test_44_the_hand_written_decoder_is_the_package_decoder(feed44):
+    """With input feeding on, the checker's float64 decoder gives the package's own loss."""
+    translator, batch = feed44
+    assert batch.src.shape[0] == len(ch04.PAIRS_44) and bool((batch.tgt_out == 0).any())   # padded
+    with torch.no_grad():
+        own = float(translator.model.loss(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out))
+    assert abs(ch04._luong_by_hand(translator) - own) < 1e-4
+    assert abs(float(_ce(_step_logits(translator, batch, fed="previous"), batch, ignore_index=0)) - own) < 1e-4
+
+
+def test_44_right_answer_passes(feed44, capsys):
+    translator, batch = feed44
+    right = _ce(_step_logits(translator, batch), batch, ignore_index=0)
+    check("4.4", right)
+    check("4.4", float(right))
+    out = capsys.readouterr().out
+    assert out.count("correct") == 2 and "luong-general-nofeed" in out
+    assert all(len(line) <= 78 for line in out.splitlines())
+
+
+def test_44_wrong_answers_fail(feed44):
+    from attention_course import pretrained
+    translator, batch = feed44
+    logits = _step_logits(translator, batch)
+    with torch.no_grad():
+        own = translator.model.loss(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out)
+        other = pretrained.load("luong-general-nofeed")
+        b = ch04.batch_44(other)
+        nofeed = other.model.loss(b.src, b.src_lengths, b.tgt_in, b.tgt_out)
+    _fails("4.4", own, "own loss, with input feeding on")
+    _fails("4.4", nofeed, "another model")
+    _fails("4.4", _ce(_step_logits(translator, batch, zero_output=True), batch, ignore_index=0),
+           "that predicts the word as well")
+    _fails("4.4", _ce(logits, batch), "padding")
+    _fails("4.4", _ce(logits, batch, ignore_index=0, reduction="sum"), "sum")
+    _fails("4.4", float(_ce(logits, batch, ignore_index=0)) + 0.01, "Not quite")
+    _fails("4.4", logits, "one number")

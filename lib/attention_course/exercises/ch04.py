@@ -138,3 +138,144 @@ def check_local_weights(answer) -> str:
                              "so the weights no longer sum to 1.")
     raise AssertionError("Not quite: keep s with |s - p_t| ≤ D, softmax their scores, multiply by "
                          "exp(-(s - p_t)² / (2 (D/2)²)), and put 0 elsewhere.")
+
+
+# ----------------------------------------------------------------------------------------------
+# 4.4 Switch input feeding off in a model trained with it (an ablation at inference)
+# ----------------------------------------------------------------------------------------------
+
+MODEL_44 = "luong-general"
+# Sentence pairs of our own (not from the corpus), of different lengths so that the batch is padded.
+PAIRS_44 = [
+    ("The cat is sleeping on the chair.", "Le chat dort sur la chaise."),
+    ("My brother bought a new bicycle yesterday.", "Mon frère a acheté un nouveau vélo hier."),
+    ("She forgot her umbrella at the office.", "Elle a oublié son parapluie au bureau."),
+    ("Open the window, please.", "Ouvre la fenêtre, s'il te plaît."),
+    ("The children drew a house with a red roof.", "Les enfants ont dessiné une maison avec un toit rouge."),
+    ("I am looking for the key to the garage.", "Je cherche la clé du garage."),
+    ("Where did you put the green book?", "Où as-tu mis le livre vert ?"),
+    ("The train leaves at seven.", "Le train part à sept heures."),
+    ("He drinks his coffee without sugar every morning.", "Il boit son café sans sucre tous les matins."),
+    ("Our neighbours have two dogs and a cat.", "Nos voisins ont deux chiens et un chat."),
+    ("It rained all day, so we stayed at home.", "Il a plu toute la journée, alors nous sommes restés à la maison."),
+    ("Do you know the name of this little river?", "Connais-tu le nom de cette petite rivière ?"),
+]
+
+
+def batch_44(translator):
+    """The pairs of exercise 4.4 as one padded teacher-forcing batch for ``translator``'s vocabularies."""
+    from ..data.batching import make_batch
+    from ..data.text import tokenize
+
+    return make_batch([translator.src_vocab.encode(tokenize(en, "en")) for en, _ in PAIRS_44],
+                      [translator.tgt_vocab.encode(tokenize(fr, "fr")) for _, fr in PAIRS_44])
+
+
+def _luong_by_hand(translator, feed: str = "previous", zero_output: bool = False, per: str = "token"):
+    """Teacher-forced cross-entropy of a Luong *general* decoder on the 4.4 batch, written out
+    from the weights in float64 (the package's decoder code is not used; the encoder is).
+
+    feed: what enters the next step as h̃_{t-1}: "previous" (input feeding, as trained),
+    "zero" (switched off). zero_output: predict from h̃_t = 0 as well (a wrong ablation).
+    per: "token" (mean over real target tokens), "sum", "all" (mean including padding),
+    "sentence" (one value per sentence: its summed loss and its token count).
+    """
+    import torch
+
+    batch = batch_44(translator)
+    model, dec = translator.model, translator.model.decoder
+    if getattr(dec, "input_feeding", None) is not True or getattr(dec.attention, "score", None) != "general":
+        raise ValueError("the 4.4 reference needs a Luong general model with input feeding")
+    d = torch.float64
+    with torch.no_grad():
+        memory = model.encode(batch.src, batch.src_lengths)
+        ann, mask = memory.enc.annotations.to(d), memory.enc.mask
+        h = dec.init(memory.enc.final).to(d)                                  # h_0
+        E = dec.embedding.weight.to(d)
+        W_ih, W_hh = dec.rnn.weight_ih_l0.to(d), dec.rnn.weight_hh_l0.to(d)
+        b_ih, b_hh = dec.rnn.bias_ih_l0.to(d), dec.rnn.bias_hh_l0.to(d)
+        W_a, W_c, W_b = dec.attention.W_a.weight.to(d), dec.W_c.weight.to(d), dec.W_b.weight.to(d)
+        bias = dec.project.bias.to(d)
+        n = h.shape[1]
+        h_tilde = torch.zeros_like(h)
+        nll = torch.zeros(batch.tgt_out.shape, dtype=d)
+        for t in range(batch.tgt_in.shape[1]):
+            fed = h_tilde if feed == "previous" else torch.zeros_like(h_tilde)
+            x = torch.cat([E[batch.tgt_in[:, t]], fed], -1)
+            gi, gh = x @ W_ih.T + b_ih, h @ W_hh.T + b_hh
+            r = torch.sigmoid(gi[:, :n] + gh[:, :n])
+            z = torch.sigmoid(gi[:, n:2 * n] + gh[:, n:2 * n])
+            cand = torch.tanh(gi[:, 2 * n:] + r * gh[:, 2 * n:])
+            h = (1 - z) * cand + z * h
+            scores = torch.einsum("bq,bsq->bs", h, ann @ W_a.T)               # h_tᵀ W_a h̄_s
+            scores = scores.masked_fill(~mask, -math.inf)
+            a = torch.exp(scores - scores.max(-1, keepdim=True).values)
+            a = a / a.sum(-1, keepdim=True)
+            c = torch.einsum("bs,bsk->bk", a, ann)
+            h_tilde = torch.tanh(torch.cat([c, h], -1) @ W_c.T)
+            out = torch.zeros_like(h_tilde) if zero_output else h_tilde
+            logits = (out @ W_b.T) @ E.T + bias
+            logp = logits - torch.logsumexp(logits, -1, keepdim=True)
+            nll[:, t] = -logp.gather(1, batch.tgt_out[:, t:t + 1])[:, 0]
+    real = batch.tgt_out != 0                                                    # 0 = <pad>
+    if per == "sum":
+        return float(nll[real].sum())
+    if per == "all":
+        return float(nll.mean())
+    if per == "sentence":
+        return (nll * real).sum(1).numpy(), real.sum(1).numpy()
+    return float(nll[real].mean())
+
+
+def _nofeed_loss() -> float:
+    import torch
+
+    from .. import pretrained
+
+    other = pretrained.load("luong-general-nofeed")
+    batch = batch_44(other)
+    with torch.no_grad():
+        return float(other.model.loss(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out))
+
+
+@exercise("4.4")
+def check_no_feeding(answer) -> str:
+    from .. import pretrained
+
+    got = _as_float(answer, "The loss")
+    translator = pretrained.load(MODEL_44)
+    right = _luong_by_hand(translator, feed="zero")
+    if abs(got - right) < TOL:
+        with_feeding = _luong_by_hand(translator)
+        nofeed = _nofeed_loss()
+        (off, n), (on, _) = (_luong_by_hand(translator, feed="zero", per="sentence"),
+                             _luong_by_hand(translator, per="sentence"))
+        worse = int((off / n > on / n).sum())
+        return (f"Teacher-forced loss on these {len(PAIRS_44)} pairs, nats per word:\n"
+                f"  {MODEL_44}, input feeding on (as trained)  {with_feeding:.3f}\n"
+                f"  {MODEL_44}, input feeding switched off     {right:.3f}\n"
+                f"  luong-general-nofeed, trained without it    {nofeed:.3f}\n"
+                f"Switched off, the loss is higher for {worse} of the {len(PAIRS_44)} sentences.\n"
+                "Switching a component off in a trained model measures how much that model relies "
+                "on it, not what the component is worth: the model trained without input feeding "
+                "did not learn to need it.")
+    if abs(got - _luong_by_hand(translator)) < TOL:
+        raise AssertionError("That is the model's own loss, with input feeding on. Feed zeros as h̃_{t-1} "
+                             "at every step: run the decoder step by step (decoder.step) and replace the "
+                             "second part of the state by zeros before each step.")
+    if abs(got - _nofeed_loss()) < TOL:
+        raise AssertionError("That is luong-general-nofeed, another model, trained without input feeding. "
+                             "Here the model trained *with* it (luong-general) must run without it.")
+    if abs(got - _luong_by_hand(translator, feed="zero", zero_output=True)) < TOL \
+            or abs(got - _luong_by_hand(translator, zero_output=True)) < TOL:
+        raise AssertionError("You zeroed the attentional state h̃_t that predicts the word as well. Only the "
+                             "copy fed to the next step becomes zero; step t still predicts from its own h̃_t.")
+    if abs(got - _luong_by_hand(translator, feed="zero", per="all")) < TOL:
+        raise AssertionError("The mean includes the padding positions: average over real target words only "
+                             "(tgt_out != 0, or ignore_index=0 in the cross-entropy).")
+    if abs(got - _luong_by_hand(translator, feed="zero", per="sum")) < 1e-2:
+        raise AssertionError("That is the sum over all target words; give the mean per real target word.")
+    raise AssertionError("Not quite. Encode the batch, then for t = 0, 1, ... call "
+                         "decoder.step(batch.tgt_in[:, t], (h, zeros), memory, t), keep the new h, and "
+                         "average the cross-entropy of the logits against batch.tgt_out over real words. "
+                         "Use torch.no_grad() and the model in eval mode.")
