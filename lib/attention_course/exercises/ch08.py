@@ -200,7 +200,10 @@ def check_no_repeat_bigram(fn) -> str:
     if repeated:
         raise AssertionError(f"the decode with your function still repeats {repeated}")
     from ..data.text import detokenize
-    return f"Greedy {MODEL_83}\n  without it: {detokenize(plain, 'fr')}\n  with it:    {detokenize(mine, 'fr')}"
+    import textwrap
+    lines = [textwrap.fill(detokenize(words, "fr"), 78, initial_indent=f"  {label:<12}", subsequent_indent=" " * 14)
+             for label, words in (("without it:", plain), ("with it:", mine))]
+    return f"Greedy {MODEL_83}\n" + "\n".join(lines)
 
 
 # --- 8.4 -----------------------------------------------------------------------------------------
