@@ -11,7 +11,7 @@ import random
 
 from . import exercise
 
-KEY = "2.4"
+KEY = "2.5"
 WORDS = ("le", "la", "chat", "chien", "noir", "le", "voit", "mange", ".")
 
 
