@@ -81,16 +81,17 @@ class DecodingStepper(widgets.VBox):
                                      placeholder="Type an English sentence and press Enter",
                                      layout=widgets.Layout(width="100%"), style=wide)
         # Fixed widths that never shrink: each row fits a 720 px column (a notebook at 1024 px
-        # has about 880 px), so no label is cut and Translate stays on its row.
+        # has about 880 px), so no label is cut and Translate stays on its row (measured in
+        # Chromium by tests/test_widgets_layout.py).
         self.model_menu = widgets.Dropdown(options=models, value=model, description="Model",
                                            style={"description_width": "4em"}, layout=fixed("15em"))
         self.search_buttons = widgets.ToggleButtons(options=[GREEDY, BEAM],
                                                     value=GREEDY if beam_size == 1 else BEAM,
-                                                    style={"button_width": "7em"}, layout=fixed("auto"))
+                                                    style={"button_width": "8.5em"}, layout=fixed("auto"))
         self.beam_slider = widgets.IntSlider(value=beam_size if beam_size > 1 else 3, min=2, max=10,
                                              description="beam size", disabled=beam_size == 1,
                                              continuous_update=False, style={"description_width": "6em"},
-                                             layout=fixed("14em"))
+                                             layout=fixed("13em"))
         self.translate_button = widgets.Button(description="Translate", button_style="primary",
                                                tooltip="translate the sentence", layout=fixed("8em"))
         self.prev_button = widgets.Button(description="◀ previous", tooltip="previous step",
