@@ -411,7 +411,7 @@ def test_text_form_says_to_run_the_cell(make, kind, what, whole):
     text = bundle["text/plain"]
     assert text == repr(widget) and len(text) <= 110 and not text.endswith("…")
     first, second = text.split("\n")
-    assert first == f"{kind}: a live widget, run this cell to use it."
+    assert first == f"{kind}: run the cell to use it."
     assert second.endswith(f"” · {what}") and len(second) <= 78
     sentence = widget.text_box.value
     if whole:

@@ -39,7 +39,7 @@ def plain_text(kind: str, text: str, what: str) -> str:
     """A widget's text form, what a page without widget state shows instead of the widget:
     a line saying to run the cell, then the sentence and the models (at most 110 characters,
     ipywidgets' limit, and 78 per line)."""
-    first = f"{kind}: a live widget, run this cell to use it."
+    first = f"{kind}: run the cell to use it."
     room = min(REPR_CHARS - len(first) - 1, 78) - len(what) - len(" · ") - 2
     text = " ".join(str(text).split())
     if len(text) > room:
