@@ -171,75 +171,69 @@ def test_83_greedy_with_no_change_is_the_package_greedy_search():
 
 # --- 8.4 -----------------------------------------------------------------------------------------
 
-def loss_84(change=None, with_eos=True, reduction="mean", pairs=None):
-    """The solution of 8.4 as a reader would write it: a copy of the model with a change made to
-    its weights, one padded batch, the package's batched teacher-forced loss."""
-    import copy
+def loss_84(hide=True, with_eos=True, reduction="mean", pairs=None, offset=0):
+    """The solution of 8.4 as a reader would write it: the hidden word's entry of the attention
+    mask set to False, the decoder run over the whole reference at once (teacher forcing)."""
+    import torch.nn.functional as F
 
     from attention_course.data.batching import make_batch
 
     tr = pretrained.load(ch08.MODEL_84)
-    model = copy.deepcopy(tr.model)
-    if change is not None:
+    model = tr.model
+    total, tokens = 0.0, 0
+    for english, french, word, _ in pairs or ch08.PAIRS_84:
+        words = tokenize(english, "en")
+        b = make_batch([tr.src_vocab.encode(words)], [tr.tgt_vocab.encode(tokenize(french, "fr"))])
         with torch.no_grad():
-            change(model.decoder)
-    pairs = pairs or ch08.PAIRS_84
-    batch = make_batch([tr.src_vocab.encode(tokenize(e, "en")) for e, _ in pairs],
-                       [tr.tgt_vocab.encode(tokenize(f, "fr")) for _, f in pairs])
-    tgt_out = batch.tgt_out.clone()
-    if not with_eos:
-        tgt_out[tgt_out == tr.tgt_vocab.eos_index] = tr.tgt_vocab.pad_index
-    with torch.no_grad():
-        return model.loss(batch.src, batch.src_lengths, batch.tgt_in, tgt_out, reduction=reduction).item()
-
-
-def zero_h_tilde_columns(decoder):
-    decoder.rnn.weight_ih_l0[:, decoder.emb_size:] = 0
-
-
-def zero_word_columns(decoder):
-    decoder.rnn.weight_ih_l0[:, : decoder.emb_size] = 0
+            memory = model.encode(b.src, b.src_lengths)
+            if hide:
+                memory.enc.mask[0, words.index(word) + offset] = False
+            features, _ = model.decoder(b.tgt_in, memory)
+            logits = model.decoder.project(features)[0]
+        targets = b.tgt_out[0] if with_eos else b.tgt_out[0, :-1]
+        total += F.cross_entropy(logits[: len(targets)], targets, reduction="sum").item()
+        tokens += len(targets)
+    return total / tokens if reduction == "mean" else total
 
 
 def test_84_right_answer_passes(capsys):
-    right = loss_84(zero_h_tilde_columns)
-    assert right > 2 * loss_84()                     # the trained model relies on input feeding
+    right = loss_84()
+    assert right > 2 * loss_84(hide=False)          # the hidden words cost a lot
     check("8.4", right)
     check("8.4", round(right, 4))
     out = capsys.readouterr().out
-    assert out.count("correct") == 2 and "luong-general-nofeed" in out
-    assert pretrained.load(ch08.MODEL_84).model.decoder.rnn.weight_ih_l0.abs().sum() > 0    # untouched
+    assert out.count("correct") == 2
+    assert pretrained.load(ch08.MODEL_84).translate("I like red cars.").text == "J'aime les voitures rouges."
+
+
+def test_84_checker_agrees_with_a_second_implementation():
+    assert ch08._loss_84() == pytest.approx(loss_84(), rel=1e-4)             # attention scores vs mask
+    assert ch08._loss_84("none") == pytest.approx(loss_84(hide=False), rel=1e-4)
+    assert ch08._loss_84(translation_only=True) < 0.5 < ch08._loss_84("none", translation_only=True)
 
 
 def test_84_pairs_are_our_own_and_known_words():
     tr = pretrained.load(ch08.MODEL_84)
-    for english, french in ch08.PAIRS_84:
+    for english, french, word, translation in ch08.PAIRS_84:
         assert all(w in tr.src_vocab.stoi for w in tokenize(english, "en")), english
         assert all(w in tr.tgt_vocab.stoi for w in tokenize(french, "fr")), french
+        assert tokenize(english, "en").count(word) == 1 and tokenize(french, "fr").count(translation) == 1
 
 
 @pytest.mark.parametrize("wrong, hint", [
-    (lambda: loss_84(), "unchanged model"),
-    (lambda: loss_84(zero_h_tilde_columns, with_eos=False), "Count </s>"),
-    (lambda: loss_84(zero_h_tilde_columns, reduction="sum"), "sum over all tokens"),
-    (lambda: loss_84(zero_h_tilde_columns, pairs=ch08.PAIRS_84[:5]), "Take a fresh copy"),
-    (lambda: loss_84(zero_word_columns), "Take a fresh copy"),
-    (lambda: "2.5", "Take a fresh copy"),
+    (lambda: loss_84(hide=False), "unchanged model"),
+    (lambda: ch08._loss_84("zero"), "annotation"),
+    (lambda: ch08._loss_84("drop"), "removed the word"),
+    (lambda: loss_84(offset=1), "the word after"),
+    (lambda: loss_84(with_eos=False), "Count </s>"),
+    (lambda: loss_84(reduction="sum"), "sum over all tokens"),
+    (lambda: loss_84(pairs=ch08.PAIRS_84[:5]), "For each pair"),
+    (lambda: "0.7", "For each pair"),
     (lambda: torch.tensor([0.4, 0.5]), "one number"),
 ])
 def test_84_wrong_answers_fail(wrong, hint):
     with pytest.raises(AssertionError, match=hint):
         check("8.4", wrong())
-
-
-def test_84_hints_for_the_wrong_part_of_the_state():
-    """Zeroing the GRU state instead, or both parts: the checker's step-by-step variants; its right
-    value agrees with the batched solution above."""
-    right = ch08._loss_84(zero=("h_tilde",))
-    assert right == pytest.approx(loss_84(zero_h_tilde_columns), rel=1e-4)      # two implementations agree
-    for zero, hint in ((("h",), "GRU state"), (("h", "h_tilde"), "Keep the GRU state")):
-        with pytest.raises(AssertionError, match=hint):
-            check("8.4", ch08._loss_84(zero=zero))
 
 
 def test_none_is_a_reminder(capsys):

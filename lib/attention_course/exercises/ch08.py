@@ -1,5 +1,5 @@
 """Exercises of chapters/08_failures.ipynb (failures and coverage): coverage by hand, GNMT's rescoring, a
-search that refuses to repeat itself, and input feeding switched off in a trained model.
+search that refuses to repeat itself, and a source word hidden from a trained model's attention.
 
 The data of each exercise is defined here once; the chapter prints it from here. The checkers
 recompute the right answers with plain Python loops, not with the package's own functions.
@@ -209,81 +209,109 @@ def check_no_repeat_bigram(fn) -> str:
 # --- 8.4 -----------------------------------------------------------------------------------------
 
 MODEL_84 = "luong-general"
-# Sentence pairs of our own (English, French reference).
+# Sentence pairs of our own: English, French reference, the English word to hide from the
+# attention, and the French word that translates it.
 PAIRS_84 = [
-    ("I lost my keys in the park yesterday.", "J'ai perdu mes clés dans le parc hier."),
-    ("Our neighbors have a big black dog.", "Nos voisins ont un gros chien noir."),
-    ("Can you close the door, please?", "Peux-tu fermer la porte, s'il te plaît ?"),
-    ("My father drinks tea without sugar.", "Mon père boit du thé sans sucre."),
-    ("She has never seen the ocean.", "Elle n'a jamais vu l'océan."),
-    ("The old man sold his car last month.", "Le vieil homme a vendu sa voiture le mois dernier."),
-    ("I will call you tomorrow evening.", "Je t'appellerai demain soir."),
-    ("My aunt is looking for her red glasses.", "Ma tante cherche ses lunettes rouges."),
-    ("We walked along the river for an hour.", "Nous avons marché le long de la rivière pendant une heure."),
-    ("The shop is closed on Sundays.", "Le magasin est fermé le dimanche."),
+    ("My father drinks tea without sugar.", "Mon père boit du thé sans sucre.", "tea", "thé"),
+    ("Our neighbors have a big black dog.", "Nos voisins ont un gros chien noir.", "dog", "chien"),
+    ("I lost my keys in the park yesterday.", "J'ai perdu mes clés dans le parc hier.", "park", "parc"),
+    ("She has never seen the ocean.", "Elle n'a jamais vu l'océan.", "ocean", "océan"),
+    ("The old man sold his car last month.", "Le vieil homme a vendu sa voiture le mois dernier.", "car",
+     "voiture"),
+    ("I will call you tomorrow evening.", "Je t'appellerai demain soir.", "tomorrow", "demain"),
+    ("My aunt is looking for her red glasses.", "Ma tante cherche ses lunettes rouges.", "glasses", "lunettes"),
+    ("The shop is closed on Sundays.", "Le magasin est fermé le dimanche.", "shop", "magasin"),
+    ("Can you close the door, please?", "Peux-tu fermer la porte, s'il te plaît ?", "door", "porte"),
+    ("We walked along the river for an hour.", "Nous avons marché le long de la rivière pendant une heure.",
+     "river", "rivière"),
 ]
 
 
 @torch.no_grad()
-def _loss_84(name: str = MODEL_84, zero: tuple[str, ...] = (), eos: bool = True,
-             reduction: str = "mean") -> float:
-    """Teacher-forced cross-entropy (nats per token) of a fresh copy of ``name`` on
-    :data:`PAIRS_84`, decoded step by step and fed the reference; ``zero`` names the parts of the
-    state replaced by zeros before every step ("h_tilde": the input-feeding vector h̃_{t-1},
-    "h": the GRU state)."""
+def _loss_84(how: str = "hide", shift: int = 0, eos: bool = True, reduction: str = "mean",
+             translation_only: bool = False) -> float:
+    """Teacher-forced cross-entropy (nats per token) of a fresh ``luong-general`` on
+    :data:`PAIRS_84`, decoded step by step and fed the reference, with each pair's word (at its
+    position + ``shift``) "hide": given the score -inf in every step's attention, "zero": its
+    annotation zeroed, "drop": removed from the source, "none": left alone. With
+    ``translation_only``: the mean probability of the French words that translate the hidden ones."""
     from .. import pretrained
     from ..checkpoint import load_model
     from ..data.text import tokenize
     from ..data.vocabulary import Vocabulary
 
-    model, _, src_vocab, tgt_vocab = load_model(pretrained.checkpoint_dir(name))
+    model, _, src_vocab, tgt_vocab = load_model(pretrained.checkpoint_dir(MODEL_84))
     model.eval()
-    total, tokens = 0.0, 0
-    for english, french in PAIRS_84:
-        src = src_vocab.encode(tokenize(english, "en"))
+    attention, hidden = model.decoder.attention, []
+
+    def without_hidden(query, keys, annotations, mask, **_):
+        scores = attention.scores(query, keys)                        # batch x steps x src_len
+        scores[:, :, hidden] = float("-inf")
+        scores = scores.masked_fill(~mask[:, None, :], float("-inf"))
+        alpha = torch.softmax(scores, -1)
+        return alpha @ annotations, alpha
+
+    if how == "hide":
+        attention.forward = without_hidden
+    total, tokens, probs = 0.0, 0, []
+    for english, french, word, translation in PAIRS_84:
+        words = tokenize(english, "en")
+        j = words.index(word) + shift
+        if how == "drop":
+            words = words[:j] + words[j + 1:]
+        hidden[:] = [j]
+        src = src_vocab.encode(words)
         ref = tgt_vocab.encode(tokenize(french, "fr")) + [Vocabulary.eos_index]
         memory = model.encode(torch.tensor([src]), torch.tensor([len(src)]))
+        if how == "zero":
+            memory.enc.annotations[:, j] = 0
+            memory = model.decoder.precompute(memory.enc)
         state = model.decoder.initial_state(memory)
         prev = Vocabulary.bos_index
         for t, gold in enumerate(ref):
-            if zero and isinstance(state, tuple):
-                h, h_tilde = state
-                state = (torch.zeros_like(h) if "h" in zero else h,
-                         torch.zeros_like(h_tilde) if "h_tilde" in zero else h_tilde)
             logits, state, _ = model.decoder.step(torch.tensor([prev]), state, memory, t)
+            log_p = torch.log_softmax(logits[0].double(), -1)
             if eos or gold != Vocabulary.eos_index:
-                total -= float(torch.log_softmax(logits[0].double(), -1)[gold])
+                total -= float(log_p[gold])
                 tokens += 1
+            if gold == tgt_vocab.stoi[translation]:
+                probs.append(float(log_p[gold].exp()))
             prev = gold
+    if translation_only:
+        return sum(probs) / len(probs)
     return total / tokens if reduction == "mean" else total
 
 
 @exercise("8.4")
-def check_no_input_feeding(answer) -> str:
+def check_hidden_word(answer) -> str:
     got = as_float(answer, "The loss")
-    right = _loss_84(zero=("h_tilde",))
+    right = _loss_84()
     if math.isclose(got, right, rel_tol=1e-3):
-        full, nofeed = _loss_84(), _loss_84("luong-general-nofeed")
-        return (f"Cross-entropy per token on our {len(PAIRS_84)} pairs: {full:.2f} nats with input feeding, "
-                f"{right:.2f} with zeros in place of h̃_(t-1). luong-general-nofeed, trained without it, "
-                f"has {nofeed:.2f}: a model must be trained with the inputs it will be given.")
+        plain = _loss_84("none")
+        p_plain, p_hidden = _loss_84("none", translation_only=True), _loss_84(translation_only=True)
+        return (f"Cross-entropy per token on our {len(PAIRS_84)} pairs: {plain:.2f} nats as the model is, "
+                f"{right:.2f} with one word hidden from the attention. The French words that translate the "
+                f"hidden ones get probability {p_plain:.2f} on average as the model is, {p_hidden:.2f} "
+                "hidden: what the attention cannot reach, the decoder mostly cannot write, although the "
+                "neighbouring annotations have read the word.")
     wrong = [
-        (_loss_84(), "That is the unchanged model: feed zeros in place of h̃_(t-1) at *every* step "
-                     "(h̃_0 is zero already, so zeroing only the first step changes nothing)."),
-        (_loss_84(zero=("h",)), "You zeroed the GRU state h_(t-1); zero the input-feeding vector "
-                                "h̃_(t-1) (the second part of the state) and keep h."),
-        (_loss_84(zero=("h", "h_tilde")), "Keep the GRU state h_(t-1): only h̃_(t-1) is switched off."),
-        (_loss_84(zero=("h_tilde",), eos=False),
-         "Count </s> too: every reference word and the final </s> is a position."),
-        (_loss_84(zero=("h_tilde",), reduction="sum"), "That is the sum over all tokens: give the mean per token."),
+        (_loss_84("none"), "That is the unchanged model: give the hidden word's score −∞ at every step "
+                           "(or mark it False in the attention's mask) before you measure."),
+        (_loss_84("zero"), "You zeroed the word's annotation: its weight still takes a share of the "
+                           "softmax. Hide it from the attention instead (score −∞, weight 0)."),
+        (_loss_84("drop"), "You removed the word from the source, which changes what the encoder reads "
+                           "too; keep the sentence and hide the word from the attention only."),
+        (_loss_84(shift=1), "You hid the word after the one named: words.index(word) is its position."),
+        (_loss_84(eos=False), "Count </s> too: every reference word and the final </s> is a position."),
+        (_loss_84(reduction="sum"), "That is the sum over all tokens: give the mean per token."),
     ]
     for value, hint in wrong:
         if math.isclose(got, value, rel_tol=1e-3):
             raise AssertionError(hint)
-    raise AssertionError("Take a fresh copy of luong-general, make every decoder step read zeros instead "
-                         "of h̃_(t-1), feed the references and average −log p (natural log) of every "
-                         "reference word and of </s>.")
+    raise AssertionError("For each pair: encode the English words, forbid the attention to look at the "
+                         "hidden word at every step, feed the reference and average −log p (natural log) "
+                         "of every reference word and of </s> over all pairs.")
 
 __all__ = ["SOURCE_81", "TARGET_81", "ATTENTION_81", "THRESHOLD_81", "SOURCE_82", "HYPOTHESES_82", "ALPHA_82",
            "BETA_82", "SENTENCE_83", "MODEL_83", "MODEL_84", "PAIRS_84", "greedy_with", "check_uncovered",
-           "check_rescoring", "check_no_repeat_bigram", "check_no_input_feeding"]
+           "check_rescoring", "check_no_repeat_bigram", "check_hidden_word"]
