@@ -4,6 +4,7 @@ For every page in ``_toc.yml``, in headless Chromium (fixtures in ``conftest.py`
 - no ``pre`` block in the article is wider than the article's column or needs scrolling;
 - no table needs horizontal scrolling (or is wider than the column);
 - no content image is drawn at less than 75 % of its natural width;
+- a cell's consecutive prints are one output block, not a box per print;
 - an output line of ``COLUMN_CHARS`` monospace characters fits the column unwrapped
   (``tests/test_output_width.py`` keeps every printed line within it);
 - the Colab setup cell is not shown, and the chapter's first code cell shown is folded.
@@ -54,6 +55,13 @@ LAYOUT_JS = """() => {
         if (scale < %(min_scale)s)
             images.push(`${name(el)} drawn at ${(100 * scale).toFixed(0)} %% of ${el.naturalWidth} px`);
     }
+    // A cell's consecutive prints form one output block (nb_merge_streams), not a box per print.
+    const split = [];
+    for (const out of article.querySelectorAll('.cell_output')) {
+        const kids = [...out.children];
+        if (kids.some((el, i) => i && el.matches('.output.stream') && kids[i - 1].matches('.output.stream')))
+            split.push(name(out));
+    }
     // How many monospace characters an output line holds without wrapping (outputs print to fit).
     let outputChars = null;
     const sample = article.querySelector('.cell_output pre');
@@ -67,7 +75,7 @@ LAYOUT_JS = """() => {
     }
     const shownCode = [...article.querySelectorAll('.cell .cell_input')]
         .filter(el => el.offsetParent !== null && !el.closest('details:not([open])'));
-    return {wide, tables, images, column: col.width, outputChars,
+    return {wide, tables, images, split, column: col.width, outputChars,
             colab: article.textContent.includes('google.colab'),
             firstCodeShown: shownCode.length ? shownCode[0].textContent.trim().slice(0, 80) : null};
 }""" % {"min_scale": MIN_IMAGE_SCALE, "chars": COLUMN_CHARS}
@@ -79,6 +87,7 @@ def test_nothing_is_cut_off_and_figures_are_legible(toc_page, browser_page):
     problems = [f"wider than the {layout['column']:.0f} px column: {w}" for w in layout["wide"]]
     problems += [f"table cut off or scrolling: {t}" for t in layout["tables"]]
     problems += [f"figure shrunk: {i}" for i in layout["images"]]
+    problems += [f"prints split into several boxes: {s}" for s in layout["split"]]
     if layout["outputChars"] is not None:   # the width printed outputs are formatted for really fits
         assert layout["outputChars"] == COLUMN_CHARS, f"{toc_page}: {COLUMN_CHARS} characters do not fit an output line"
     assert not problems, f"{toc_page}:\n  " + "\n  ".join(problems)
