@@ -80,9 +80,9 @@ def test_62_wrong_answers_fail(answer, hint):
 
 # --- 6.3 -----------------------------------------------------------------------------------------
 
-def accuracy_63(forward=None, with_eos=True):
-    """The solution of 6.3, written as a reader would: a fresh model, its attention's forward
-    replaced, one batch, the hits counted on tgt_out."""
+def accuracy_63(hide=True, shift=0, with_eos=True):
+    """The solution of 6.3, written as a reader would: a fresh model, the attention's mask changed
+    at each step (the checker changes the scores instead), one batch, the hits counted."""
     from importlib import resources
 
     from attention_course.checkpoint import load_model
@@ -90,9 +90,20 @@ def accuracy_63(forward=None, with_eos=True):
 
     model, _, src_vocab, tgt_vocab = load_model(resources.files("attention_course") / "alignment_models"
                                                 / "luong-general")
-    if forward is not None:
-        model.decoder.attention.forward = forward
-    batch = task.to_batch(ch06.pairs_63(), src_vocab, tgt_vocab)
+    pairs = ch06.pairs_63()
+    gold = [dict(p.links) for p in pairs]
+    attend = model.decoder.attention.forward
+
+    def without_gold(query, keys, annotations, mask, step=0, **rest):
+        mask = mask.clone()
+        for b, links in enumerate(gold):
+            if step + shift in links:
+                mask[b, links[step + shift]] = False
+        return attend(query, keys, annotations, mask, step=step, **rest)
+
+    if hide:
+        model.decoder.attention.forward = without_gold
+    batch = task.to_batch(pairs, src_vocab, tgt_vocab)
     with torch.no_grad():
         logits, _ = model(batch.src, batch.src_lengths, batch.tgt_in)
     real = batch.tgt_out != tgt_vocab.pad_index
@@ -101,25 +112,9 @@ def accuracy_63(forward=None, with_eos=True):
     return ((logits.argmax(-1) == batch.tgt_out) & real).sum().item() / real.sum().item()
 
 
-def uniform(query, keys, annotations, mask, **_):
-    alpha = mask[:, None, :].float().expand(-1, query.size(1), -1)
-    alpha = alpha / alpha.sum(-1, keepdim=True)
-    return alpha @ annotations, alpha
-
-
-def uniform_with_padding(query, keys, annotations, mask, **_):
-    alpha = torch.full((query.size(0), query.size(1), annotations.size(1)), 1 / annotations.size(1))
-    return alpha @ annotations, alpha
-
-
-def zero_context(query, keys, annotations, mask, **_):
-    alpha = torch.zeros(query.size(0), query.size(1), annotations.size(1))
-    return alpha @ annotations, alpha
-
-
 def test_63_right_answer_passes(capsys):
-    right = accuracy_63(uniform)
-    assert 0.3 < right < 0.6                       # far below the unchanged model's
+    right = accuracy_63()
+    assert right < 0.5 < accuracy_63(shift=-1)      # the gold word matters, the previous one hardly
     check("6.3", right)
     check("6.3", torch.tensor(right))
     out = capsys.readouterr().out
@@ -127,14 +122,16 @@ def test_63_right_answer_passes(capsys):
 
 
 @pytest.mark.parametrize("wrong, hint", [
-    (lambda: accuracy_63(), "unchanged model"),
-    (lambda: accuracy_63(uniform_with_padding), "Padding got weight"),
-    (lambda: accuracy_63(zero_context), "zero context"),
-    (lambda: accuracy_63(uniform, with_eos=False), "Count </s>"),
-    (lambda: accuracy_63(uniform) + 0.01, "Load a fresh model"),
-    (lambda: 45.3, "between 0 and 1"),
-    (lambda: "0.45", "Load a fresh model"),
-    (lambda: None and 0 or [0.4, 0.5], "number"),
+    (lambda: accuracy_63(hide=False), "unchanged model"),
+    (lambda: accuracy_63(shift=-1), "target word i − 1"),
+    (lambda: accuracy_63(shift=1), "target word i \\+ 1"),
+    (lambda: ch06._forced_accuracy_63("annotation"), "zeroed the word's annotation"),
+    (lambda: accuracy_63(with_eos=False), "Count </s>"),
+    (lambda: ch06._forced_accuracy_63(padding=True), "padding positions"),
+    (lambda: accuracy_63() + 0.05, "Load a fresh model"),
+    (lambda: 30.6, "between 0 and 1"),
+    (lambda: "0.31", "Load a fresh model"),
+    (lambda: [0.3, 0.4], "number"),
 ])
 def test_63_wrong_answers_fail(wrong, hint):
     with pytest.raises(AssertionError, match=hint):

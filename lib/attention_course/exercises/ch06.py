@@ -1,5 +1,5 @@
-"""Exercises of chapter 6 (alignment): links from attention, the AER by hand, and attention
-switched off in a trained model.
+"""Exercises of chapter 6 (alignment): links from attention, the AER by hand, and the gold
+source word hidden from a trained model's attention.
 
 The data of each exercise is defined here once; the chapter prints it from here.
 """
@@ -134,7 +134,7 @@ def check_aer(answer) -> str:
                          "or possible), |A| and |S|, then AER = 1 − (|A∩S| + |A∩P|) / (|A| + |S|).")
 
 
-# --- 6.3: attention switched off -----------------------------------------------------------------
+# --- 6.3: the gold word hidden from the attention ---------------------------------------------
 
 MODEL_63 = "luong-general"     # the tiny model of the synthetic language with the lowest AER
 
@@ -153,79 +153,85 @@ def _fresh_model_63():
     return model.eval(), src_vocab, tgt_vocab
 
 
-def _forced_accuracy_63(weights=None, context=None, eos: bool = True, padding: bool = False) -> float:
-    """Teacher-forced token accuracy of a fresh tiny model on :func:`pairs_63`, its attention
-    replaced: ``weights(scores, mask)`` gives the weights from the (ignored) scores, or
-    ``context(annotations, mask, steps)`` the context vectors directly. Plain loops over the
-    sentences count the hits."""
+def _forced_accuracy_63(hide: str | None = "score", shift: int = 0, eos: bool = True,
+                        padding: bool = False) -> float:
+    """Teacher-forced token accuracy of a fresh tiny model on :func:`pairs_63` when, at step i,
+    the source word of target word i + ``shift``'s gold link is hidden: "score" gives it the
+    score -inf (weight 0), "annotation" zeroes its annotation instead, None hides nothing.
+    The step that predicts </s> has no gold link and hides nothing. Plain loops count the hits."""
     import torch
 
     from ..data import alignment_task as task
     model, src_vocab, tgt_vocab = _fresh_model_63()
     attention = model.decoder.attention
-    if weights is not None or context is not None:
-        def replaced(query, keys, annotations, mask, **_):
-            if context is not None:
-                c = context(annotations, mask, query.size(1))
-                return c, torch.zeros(query.size(0), query.size(1), annotations.size(1))
-            alpha = weights(torch.zeros(query.size(0), query.size(1), annotations.size(1)), mask)
-            return alpha @ annotations, alpha
-        attention.forward = replaced
     pairs = pairs_63()
+    gold = [dict(p.links) for p in pairs]                      # target position -> source position
+
+    def hidden(step):
+        return [(b, g[step + shift]) for b, g in enumerate(gold) if step + shift in g]
+
+    def by_score(query, keys, annotations, mask, step=0, **_):
+        scores = attention.scores(query, keys).masked_fill(~mask[:, None, :], float("-inf"))
+        for b, j in hidden(step):
+            scores[b, :, j] = float("-inf")
+        alpha = torch.softmax(scores, -1)
+        return alpha @ annotations, alpha
+
+    def by_annotation(query, keys, annotations, mask, step=0, **_):
+        annotations = annotations.clone()
+        for b, j in hidden(step):
+            annotations[b, j] = 0
+        alpha = torch.softmax(attention.scores(query, attention.precompute(annotations))
+                              .masked_fill(~mask[:, None, :], float("-inf")), -1)
+        return alpha @ annotations, alpha
+
+    if hide == "score":
+        attention.forward = by_score
+    elif hide == "annotation":
+        attention.forward = by_annotation
     batch = task.to_batch(pairs, src_vocab, tgt_vocab)
     with torch.no_grad():
         logits, _ = model(batch.src, batch.src_lengths, batch.tgt_in)
     predicted = logits.argmax(-1).tolist()
     hits = total = 0
     for b, pair in enumerate(pairs):
-        n = len(pair.target) + (1 if eos else 0)              # the target words, and </s>
-        if padding:
-            n = batch.tgt_out.size(1)
+        n = batch.tgt_out.size(1) if padding else len(pair.target) + (1 if eos else 0)   # words, </s>
         for i in range(n):
             hits += predicted[b][i] == int(batch.tgt_out[b, i])
             total += 1
     return hits / total
 
 
-def _uniform_weights(scores, mask):
-    """Equal weights on the real source words: zero scores, -inf on padding, softmax."""
-    import torch
-    return torch.softmax(scores.masked_fill(~mask[:, None, :], float("-inf")), -1)
-
-
-def _uniform_with_padding(scores, mask):
-    import torch
-    return torch.softmax(scores, -1)
-
-
 @exercise("6.3")
-def check_uniform_attention(answer) -> str:
+def check_gold_word_hidden(answer) -> str:
     from .answers import as_float
     got = as_float(answer, "The accuracy")
     if not 0 <= got <= 1:
         raise AssertionError("The accuracy is a share between 0 and 1 (hits / target tokens).")
-    right = _forced_accuracy_63(weights=_uniform_weights)
+    right = _forced_accuracy_63()
     if abs(got - right) < 5e-4:
-        full = _forced_accuracy_63()
-        return (f"With its own attention the model predicts {full:.3f} of the target tokens, with "
-                f"equal weights {right:.3f}: the words are in the annotations, but without attention "
-                "the decoder cannot tell which one to translate next.")
-    import torch
+        full, previous = _forced_accuracy_63(None), _forced_accuracy_63(shift=-1)
+        return (f"Token accuracy {full:.3f} as the model is, {right:.3f} when it may not look at the word "
+                f"it translates, and {previous:.3f} when the word hidden at step i is the previous target "
+                "word's instead: the decoder needs the annotation of the very word it translates; its "
+                "neighbours' annotations do not stand in for it.")
     wrong = [
-        (_forced_accuracy_63(), "That is the accuracy of the unchanged model: replace the weights "
-                                "by equal ones before you measure."),
-        (_forced_accuracy_63(weights=_uniform_with_padding),
-         "Padding got weight too: spread the weight over the real source words only (mask)."),
-        (_forced_accuracy_63(context=lambda a, m, steps: torch.zeros(a.size(0), steps, a.size(2))),
-         "That is a zero context vector: give equal weights to the real source words instead."),
-        (_forced_accuracy_63(weights=_uniform_weights, eos=False),
-         "Count </s> too: every position of tgt_out that is not padding is a target token."),
-        (_forced_accuracy_63(weights=_uniform_weights, padding=True),
-         "Leave the padding positions of tgt_out out of the count."),
+        (_forced_accuracy_63(None), "That is the accuracy of the unchanged model: hide the gold source "
+                                    "word from the attention at every step before you measure."),
+        (_forced_accuracy_63(shift=-1), "At step i you hid the source word of target word i − 1: "
+                                        "tgt_out[i] is target word i, hide the word of its own gold link."),
+        (_forced_accuracy_63(shift=1), "At step i you hid the source word of target word i + 1: "
+                                       "tgt_out[i] is target word i, hide the word of its own gold link."),
+        (_forced_accuracy_63("annotation"), "You zeroed the word's annotation: its weight still takes a "
+                                            "share of the softmax. Hide it from the attention (weight 0)."),
+        (_forced_accuracy_63(eos=False), "Count </s> too: every position of tgt_out that is not padding "
+                                         "is a target token."),
+        (_forced_accuracy_63(padding=True), "Leave the padding positions of tgt_out out of the count."),
     ]
     for value, hint in wrong:
         if abs(got - value) < 5e-4:
             raise AssertionError(hint)
-    raise AssertionError("Load a fresh model, give every real source word the weight 1 / (its "
-                         "sentence's length) at every step, feed tgt_in, and count the positions of "
-                         "tgt_out (</s> included, padding not) where the most probable word is right.")
+    raise AssertionError("Load a fresh model; at step i let the attention give weight 0 to the source "
+                         "word of target word i's gold link (nothing at the </s> step), feed tgt_in, and "
+                         "count the positions of tgt_out (</s> included, padding not) where the most "
+                         "probable word is right.")
