@@ -193,21 +193,15 @@ def _word_losses(model, batch, c_init: str, c_step: str) -> torch.Tensor:
     return torch.stack(losses, 1)
 
 
-def _mean_over_words(losses: torch.Tensor, batch) -> float:
-    real = batch.tgt_out != 0
-    return float(losses[real].sum() / real.sum())
-
 
 @exercise("1.4")
 def check_summary_ablation(answer) -> str:
     import copy
 
     from .. import pretrained
-    from .answers import as_float
+    from .answers import as_float, as_function, mean_over_words
 
-    if not callable(answer):
-        raise AssertionError("Set answer to your function itself (answer = loss_without_summary), "
-                             "not to its result.")
+    as_function(answer, "loss_without_summary")
     measured = {}
     for name in ABLATION_MODELS:
         translator = pretrained.load(name)
@@ -221,9 +215,9 @@ def check_summary_ablation(answer) -> str:
         got = as_float(got, "The loss")
         ref = translator.model
         right = _word_losses(ref, batch, "zero", "zero")
-        expected = _mean_over_words(right, batch)
+        expected = mean_over_words(right, batch)
         if abs(got - expected) <= ABLATION_TOL:
-            intact = _mean_over_words(_word_losses(ref, batch, "c", "c"), batch)
+            intact = mean_over_words(_word_losses(ref, batch, "c", "c"), batch)
             measured[name] = (intact, expected)
             continue
         real = batch.tgt_out != 0
@@ -231,15 +225,15 @@ def check_summary_ablation(answer) -> str:
                             "itself: with c = 0 the first state is s_0 = tanh(W_s 0 + b_s) = "
                             "tanh(b_s), not 0.")
         slips = [
-            (_mean_over_words(_word_losses(ref, batch, "c", "c"), batch),
+            (mean_over_words(_word_losses(ref, batch, "c", "c"), batch),
              "That is the loss of the intact model. Replace the summary (memory.enc.final) by "
              "zeros after the encoder and before the decoder reads it."),
-            (_mean_over_words(_word_losses(ref, batch, "s0=0", "c"), batch), first_state_zero),
-            (_mean_over_words(_word_losses(ref, batch, "s0=0", "zero"), batch), first_state_zero),
-            (_mean_over_words(_word_losses(ref, batch, "zero", "c"), batch),
+            (mean_over_words(_word_losses(ref, batch, "s0=0", "c"), batch), first_state_zero),
+            (mean_over_words(_word_losses(ref, batch, "s0=0", "zero"), batch), first_state_zero),
+            (mean_over_words(_word_losses(ref, batch, "zero", "c"), batch),
              "The first state saw c = 0, but every step still read the real c: seq2seq reads "
              "the summary at every step too. Zero memory.enc.final itself, so both see it."),
-            (_mean_over_words(_word_losses(ref, batch, "c", "zero"), batch),
+            (mean_over_words(_word_losses(ref, batch, "c", "zero"), batch),
              "Every step read c = 0, but the first state still came from the real c. Zero "
              "memory.enc.final itself, so that s_0 comes from the zero summary too."),
             (float(right[real].sum()),

@@ -213,11 +213,9 @@ def check_summary_halves(answer) -> str:
     import torch
 
     from ..data import synthetic
-    from .answers import as_array
+    from .answers import as_array, as_function
 
-    if not callable(answer):
-        raise AssertionError("Set answer to your function itself (answer = position_accuracy), "
-                             "not to its result.")
+    as_function(answer, "position_accuracy")
     reference = synthetic.load(HALVES_MODEL)
     batch = halves_batch()
     n = HALVES_LENGTH

@@ -196,10 +196,6 @@ def uniform_word_losses(model, batch, context: str = "mean"):
         return -logits.log_softmax(-1).gather(-1, batch.tgt_out[..., None])[..., 0]
 
 
-def _mean_over_words(losses, batch) -> float:
-    real = batch.tgt_out != 0
-    return float(losses[real].sum() / real.sum())
-
 
 @exercise("3.4")
 def check_uniform_attention(answer) -> str:
@@ -208,12 +204,10 @@ def check_uniform_attention(answer) -> str:
     import torch
 
     from .. import pretrained
-    from .answers import as_float
+    from .answers import as_float, as_function, mean_over_words
     from .ch01 import ABLATION_PAIRS, ablation_batch
 
-    if not callable(answer):
-        raise AssertionError("Set answer to your function itself (answer = loss_with_uniform_attention), "
-                             "not to its result.")
+    as_function(answer, "loss_with_uniform_attention")
     translator = pretrained.load(UNIFORM_MODEL)
     batch = ablation_batch(translator)
     model = copy.deepcopy(translator.model).eval()       # the reader's code may change it
@@ -225,7 +219,7 @@ def check_uniform_attention(answer) -> str:
     got = as_float(got, "The loss")
     ref = translator.model
     right = uniform_word_losses(ref, batch)
-    expected = _mean_over_words(right, batch)
+    expected = mean_over_words(right, batch)
     with torch.no_grad():
         intact = float(ref.loss(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out))
     if abs(got - expected) > UNIFORM_TOL:
@@ -235,13 +229,13 @@ def check_uniform_attention(answer) -> str:
                      "forward, which computes the attention inline for speed and never calls "
                      "decoder.attention. Run decoder.step once per target position, feeding the "
                      "reference word (teacher forcing)."),
-            (_mean_over_words(uniform_word_losses(ref, batch, "mean-padded"), batch),
+            (mean_over_words(uniform_word_losses(ref, batch, "mean-padded"), batch),
              "The padding got weight too: give each of the sentence's real words 1/T_x and the "
              "padded positions 0 (masked_softmax of equal energies does exactly that)."),
-            (_mean_over_words(uniform_word_losses(ref, batch, "sum"), batch),
+            (mean_over_words(uniform_word_losses(ref, batch, "sum"), batch),
              "The weights must sum to 1: each real word gets 1/T_x, so c_i is the average of the "
              "annotations, not their sum."),
-            (_mean_over_words(uniform_word_losses(ref, batch, "keys"), batch),
+            (mean_over_words(uniform_word_losses(ref, batch, "keys"), batch),
              "You averaged the keys U_a h_j. The context averages the annotations h_j themselves "
              "(the third argument of the attention's forward)."),
             (float(right[real].sum()), "That is the sum over the words; give the mean per real target word."),
