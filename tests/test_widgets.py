@@ -454,8 +454,39 @@ def test_stepper_controls_are_never_cut_and_fit_one_row():
     assert stepper.slider.layout.flex == "1 1 auto" and _em(stepper.slider.layout.min_width) >= 8
 
 
-def test_play_is_a_labelled_button_and_next_stops_it():
-    stepper = DecodingStepper(SENTENCE, model="bahdanau", beam_size=3)
+class FakeLoop:
+    """Stands in for the kernel's event loop: collects the calls DecodingStepper schedules."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, delay, fn):
+        entry = [delay, fn]
+        self.calls.append(entry)
+        return lambda: self.calls.remove(entry) if entry in self.calls else None
+
+    def run_one(self):
+        delay, fn = self.calls.pop(0)
+        fn()
+        return delay
+
+
+@pytest.fixture(params=["browser timer", "kernel timer"])
+def timer(request, monkeypatch):
+    """Both ways of keeping time: ipywidgets 8's Play in the browser, and the kernel's loop
+    (what ipywidgets 7.7.1 needs; forced here under ipywidgets 8 too, so both paths run)."""
+    from attention_course.widgets import stepper as module
+    loop = FakeLoop()
+    monkeypatch.setattr(module, "call_later", loop)
+    kernel = request.param == "kernel timer"
+    if not kernel and module.KERNEL_TIMER:
+        pytest.skip("ipywidgets 7's Play does not start when the kernel sets _playing")
+    monkeypatch.setattr(module, "KERNEL_TIMER", kernel)
+    return loop if kernel else None
+
+
+def test_play_is_a_labelled_button_and_next_stops_it(timer):
+    stepper = DecodingStepper(SENTENCE, model="bahdanau", beam_size=3, interval_ms=700)
     play = stepper.play
     assert play.layout.display == "none"             # the Play widget only keeps time
     assert stepper.play_button.description == "▶ play" and not stepper.play_button.disabled
@@ -463,23 +494,64 @@ def test_play_is_a_labelled_button_and_next_stops_it():
     stepper.play_button.click()                      # from the end: starts again from step 1
     assert stepper.playing and stepper.step == 0
     assert stepper.play_button.description == "❚❚ stop" and stepper.play_button.tooltip == "stop playing"
-    play.value = 2                                   # the browser plays: Play -> slider (jslink)
-    stepper.slider.value = 2
+    if timer is None:                                # the browser plays: Play -> slider (jslink)
+        assert play.playing
+        play.value = 2
+        stepper.slider.value = 2
+    else:                                            # the kernel plays, one step per interval
+        assert [timer.run_one() for _ in range(2)] == [0.7, 0.7]
     assert stepper.playing and stepper.step == 2
     stepper.next_button.click()                      # next stops playback, as in the page
     assert not stepper.playing and stepper.step == 3 and stepper.play_button.description == "▶ play"
+    assert timer is None or timer.calls == []
     for stop in (lambda: stepper.prev_button.click(), lambda: stepper.play_button.click(),
                  lambda: setattr(stepper.text_box, "value", "I like red cars.")):
-        stepper.play_button.click() if not stepper.playing else None
+        stepper.play_button.click()
         assert stepper.playing
         stop()
         assert not stepper.playing and stepper.play_button.description == "▶ play"
-    # The front end ends playback at the last step by itself: the label follows.
+        assert timer is None or timer.calls == []
+    # Playback ends at the last step by itself: the label follows.
     stepper.play_button.click()
-    setattr(play, "playing" if play.has_trait("playing") else "_playing", False)
-    assert stepper.play_button.description == "▶ play"
+    if timer is None:
+        play.playing = False                         # what the front end sends at the end
+    else:
+        while timer.calls:
+            timer.run_one()
+        assert stepper.step == stepper.n_steps - 1
+    assert not stepper.playing and stepper.play_button.description == "▶ play"
     stepper.text_box.value = ""                      # nothing to play
     assert stepper.play_button.disabled
+
+
+def test_kernel_timer_plays_on_a_running_event_loop(monkeypatch):
+    """The kernel's loop is an asyncio loop (ipykernel 6): playback advances on it by itself."""
+    import asyncio
+
+    from attention_course.widgets import stepper as module
+    monkeypatch.setattr(module, "KERNEL_TIMER", True)
+
+    async def main():
+        stepper = DecodingStepper(SENTENCE, model="bahdanau", interval_ms=30)
+        stepper.play_button.click()
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if stepper.step >= 3:
+                break
+        reached = stepper.step
+        stepper.next_button.click()
+        stopped_at = stepper.step
+        await asyncio.sleep(0.15)
+        return reached, stopped_at, stepper.step, stepper.playing
+
+    reached, stopped_at, later, playing = asyncio.run(main())
+    assert reached >= 3 and stopped_at == reached + 1 and later == stopped_at and not playing
+
+
+def test_kernel_timer_outside_a_loop_does_nothing():
+    """Without a running event loop (a script), playing schedules nothing and raises nothing."""
+    from attention_course.widgets.stepper import call_later
+    assert call_later(0.1, lambda: None) is None
 
 
 def test_explorer_labels_and_layout():

@@ -25,9 +25,31 @@ __all__ = ["DecodingStepper"]
 GREEDY, BEAM = "greedy", "beam search"
 CACHE_SIZE = 32
 PLAY_LABEL, STOP_LABEL = "▶ play", "❚❚ stop"
-# Play's "is playing" trait: ``playing`` in ipywidgets 8, ``_playing`` in 7.7.1 (Colab).
-PLAYING = "playing" if widgets.Play.class_traits().get("playing") is not None else "_playing"
+# ipywidgets 8's Play starts playing in the browser when the kernel sets ``playing``; 7.7.1's
+# (Colab) has ``_playing`` and starts only from its own buttons: there the kernel keeps time.
+KERNEL_TIMER = widgets.Play.class_traits().get("playing") is None
 REPR_CHARS = 110   # ipywidgets cuts a widget's text/plain form after this many characters
+
+
+def call_later(delay: float, fn):
+    """Run ``fn`` after ``delay`` seconds on the kernel's event loop; returns a function that
+    cancels it (None, and nothing runs, outside a running loop, e.g. in a script)."""
+    import asyncio
+
+    try:
+        handle = asyncio.get_running_loop().call_later(delay, fn)
+        return handle.cancel
+    except RuntimeError:
+        pass
+    try:
+        from tornado.ioloop import IOLoop
+        loop = IOLoop.current(instance=False)
+    except Exception:  # noqa: BLE001 - no tornado: no kernel loop either
+        loop = None
+    if loop is None:
+        return None
+    timeout = loop.call_later(delay, fn)
+    return lambda: loop.remove_timeout(timeout)
 
 
 def fixed(width: str) -> widgets.Layout:
@@ -117,7 +139,9 @@ class DecodingStepper(widgets.VBox):
         self.prev_button.on_click(lambda _: self.previous())
         self.next_button.on_click(lambda _: self.next())
         self.play_button.on_click(lambda _: self.toggle_play())
-        self.play.observe(self._playing_changed, names=[PLAYING])
+        self._kernel_playing, self._cancel = False, None
+        if not KERNEL_TIMER:
+            self.play.observe(self._playing_changed, names=["playing"])
         self.slider.observe(self._step_changed, names="value")
 
         super().__init__(children=[
@@ -188,11 +212,14 @@ class DecodingStepper(widgets.VBox):
     def previous(self) -> None:
         self.go(self.step - 1)
 
-    # ---- playing (the hidden Play widget keeps time in the browser) -------------------------
+    # ---- playing ------------------------------------------------------------------------------
+    # ipywidgets 8: the hidden Play keeps time in the browser (its front end starts when the
+    # kernel sets ``playing``). ipywidgets 7.7.1's front end only starts from its own buttons,
+    # so there the kernel advances the slider itself, on its event loop (KERNEL_TIMER).
 
     @property
     def playing(self) -> bool:
-        return bool(getattr(self.play, PLAYING))
+        return self._kernel_playing if KERNEL_TIMER else bool(self.play.playing)
 
     def play_steps(self) -> None:
         """Start playback (from the first step if the last one is shown)."""
@@ -200,11 +227,24 @@ class DecodingStepper(widgets.VBox):
             return
         if self.step >= self.n_steps - 1:
             self.go(0)
-        setattr(self.play, PLAYING, True)
+        if KERNEL_TIMER:
+            self._kernel_playing = True
+            self._show_playing(True)
+            self._schedule()
+        else:
+            self.play.playing = True
 
     def stop(self) -> None:
         """Stop playback where it is."""
-        setattr(self.play, PLAYING, False)
+        if KERNEL_TIMER:
+            if self._cancel is not None:
+                self._cancel()
+                self._cancel = None
+            if self._kernel_playing:
+                self._kernel_playing = False
+                self._show_playing(False)
+        else:
+            self.play.playing = False
 
     def toggle_play(self) -> None:
         if self.playing:
@@ -212,8 +252,25 @@ class DecodingStepper(widgets.VBox):
         else:
             self.play_steps()
 
+    def _schedule(self) -> None:
+        self._cancel = call_later(self.play.interval / 1000, self._tick)
+
+    def _tick(self) -> None:
+        """One step of kernel-timed playback (ipywidgets 7)."""
+        self._cancel = None
+        if not self._kernel_playing:
+            return
+        if self.step < self.n_steps - 1:
+            self.slider.value = self.step + 1     # not go(): that stops playback
+        if self.step >= self.n_steps - 1:
+            self.stop()
+        else:
+            self._schedule()
+
     def _playing_changed(self, change) -> None:
-        playing = bool(change["new"])
+        self._show_playing(bool(change["new"]))
+
+    def _show_playing(self, playing: bool) -> None:
         self.play_button.description = STOP_LABEL if playing else PLAY_LABEL
         self.play_button.tooltip = "stop playing" if playing else "play the decode step by step"
 
