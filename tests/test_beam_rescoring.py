@@ -15,6 +15,8 @@
 """
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -22,6 +24,7 @@ from attention_course.data.batching import pad
 from attention_course.data.vocabulary import Vocabulary
 from attention_course.models import build_model
 from attention_course.search import beam_search, greedy_search
+from attention_course.search.beam import ranking_score
 from attention_course.search.record import max_lengths
 
 from helpers_models import one_thread  # noqa: F401 (autouse fixture)
@@ -47,13 +50,13 @@ def rescore(model, source: list[int], tokens: list[int]):
 
 
 @torch.no_grad()
-def reference_beam(model, source: list[int], K: int, alpha: float):
+def reference_beam(model, source: list[int], K: int, alpha: float, max_len_a: float = 2.0, max_len_b: int = 10):
     """(tokens, score, record) of the beam search described in the module docstring. The record
     has one entry per step: the hypotheses it started from, (tokens, score), and the 2K best
     extensions, (tokens, score, parent, status)."""
     src, lengths = batch_of([source])
     memory = model.encode(src, lengths)
-    limit = int(max_lengths(lengths)[0])
+    limit = int(max_lengths(lengths, max_len_a, max_len_b)[0])
     hyps = [([], 0.0, model.decoder.initial_state(memory))]      # tokens, score, state
     finished, record = [], []
     for t in range(limit):
@@ -193,3 +196,31 @@ def test_results_and_records_hold_plain_python_numbers():
                 for c in step.candidates:
                     assert type(c.score) is float and type(c.parent) is int
                     assert all(type(w) is int for w in c.tokens)
+
+
+def test_ranking_score_is_a_python_float():
+    """With a coverage penalty the rank adds a float to the length-normalised score (not a tensor)."""
+    attention = torch.tensor([[0.5, 0.25], [0.25, 0.5]], dtype=torch.float64)
+    rank = ranking_score(-2.0, 3, 1.0, attention, 0.4)
+    assert type(rank) is float
+    assert rank == pytest.approx(-2.0 / 3 + 0.4 * 2 * math.log(0.75), abs=1e-12)   # coverage 0.75 per word
+
+
+@pytest.mark.parametrize("K", [1, 2, 3])
+def test_each_sentence_stops_at_its_own_length_limit(K):
+    """Tight limits (a = 0.5, b = 1: 2, 4, 1 and 3 steps for SOURCES): a sentence whose limit is
+    one step may only say </s> (an empty output) and stops there while the others go on, and
+    a sentence stopped by its limit, alone or in a batch, with B·K = 2 too (beam 2 on one
+    sentence, beam 1 on two), has the reference's result and one record per step."""
+    model = tiny_model("luong-general", seed=16)
+    a, b = 0.5, 1
+    assert max_lengths(batch_of(SOURCES)[1], a, b).tolist() == [2, 4, 1, 3]
+    for sources in (SOURCES, SOURCES[2:], *([s] for s in SOURCES)):
+        src, lengths = batch_of(sources)
+        results = beam_search(model, src, lengths, beam_size=K, record=True, max_len_a=a, max_len_b=b)
+        for source, r in zip(sources, results):
+            tokens, score, record = reference_beam(model, source, K, 1.0, a, b)
+            assert (r.tokens, len(r.steps)) == (tokens, len(record))
+            assert r.score == pytest.approx(score, abs=1e-6)
+            if len(source) == 1:
+                assert r.tokens == [] and len(r.steps) == 1

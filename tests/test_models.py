@@ -118,6 +118,21 @@ def test_attention_free_decoders_match_a_hand_written_loop(variant):
             torch.testing.assert_close(logits[b, t], E @ feat + dec.project.bias, **TOL)
 
 
+def test_bahdanau_gru_module_is_the_batch_first_gru_of_its_steps():
+    """The decoder steps with gru_step on its GRU's weights and never calls the module itself,
+    but exercise 3.4's checker (exercises/ch03.py) runs ``dec.rnn`` over a batch x steps input:
+    the module must be the same GRU, batch first."""
+    dec = tiny_model("bahdanau", seed=9).decoder
+    rnn = dec.rnn
+    x = torch.randn(3, 5, rnn.input_size, dtype=torch.float64, generator=torch.Generator().manual_seed(10))
+    s0 = torch.randn(3, rnn.hidden_size, dtype=torch.float64, generator=torch.Generator().manual_seed(11))
+    out, _ = rnn(x, s0[None])
+    cell, s = cell_from(rnn), s0
+    for t in range(x.size(1)):
+        s = cell(x[:, t], s)
+        torch.testing.assert_close(out[:, t], s, **TOL)
+
+
 def test_the_output_projection_is_tied_to_the_target_embedding():
     model = tiny_model("bahdanau")
     assert model.decoder.project.embedding.weight is model.decoder.embedding.weight

@@ -176,3 +176,19 @@ def test_gradients_for_any_subset_of_the_inputs(needs, dtype):
     for g, e in zip(got, expected):
         assert g is not None and g.shape == e.shape
         torch.testing.assert_close(g, e, **tol)
+
+
+def test_bf16_gradients_come_back_in_float32_and_are_scaled_there():
+    """The mixed path rounds each gradient to bfloat16 once, inside its matrix product, and hands
+    it back as float32: the backward pass then scales it in float32 (a 0-dim float32 upstream
+    gradient times a bfloat16 tensor would stay bfloat16 and round a second time). So the mean
+    loss' gradients are exactly the summed loss' divided by the number of rows (ROWS = 9: 1/9
+    is not a power of two, a second rounding would show)."""
+    t, W, b, y = huge_inputs(seed=7, scale=1.0)
+    summed = torch.autograd.grad(projected_cross_entropy(t, W, b, y, reduction="sum", dtype=torch.bfloat16),
+                                 (t, W, b))
+    mean = torch.autograd.grad(projected_cross_entropy(t, W, b, y, reduction="mean", dtype=torch.bfloat16),
+                               (t, W, b))
+    for name, s, m in zip(("t", "W", "b"), summed, mean):
+        assert m.dtype == s.dtype == torch.float32, name
+        torch.testing.assert_close(m, s / ROWS, rtol=1e-6, atol=0, msg=f"d loss / d {name}")
