@@ -174,7 +174,7 @@ def colab(root: Path) -> Run:
                   "ipywidgets.__version__, IPython.__version__)"], env, cwd=root)
         run.step("widget tests", [str(bin_dir / "python"), "-m", "pytest", "-q", "-o", "addopts=",
                                   "-p", "no:cacheprovider", "-m", "widgets and not browser",
-                                  "tests/test_widgets.py", "tests/test_widgets_static.py"], env)
+                                  "tests/test_widgets.py"], env)
     finally:
         server.shutdown()
     return run

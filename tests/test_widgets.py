@@ -1,12 +1,11 @@
 """The widgets without a browser: what each step shows equals ``Translation.steps[n]``, stepping
-never calls the model again, bad input becomes a message, user text stays text, and the static
-page embeds its data safely.
+never calls the model again, bad input becomes a message, and user text stays text.
 
 Runs with ipywidgets 8 and, in .ci/run, with 7.7.1 (Colab's). Every sentence is invented.
 """
 from __future__ import annotations
 
-import json
+import concurrent.futures
 import re
 
 import numpy as np
@@ -14,9 +13,7 @@ import pytest
 import torch
 
 from attention_course import pretrained
-from attention_course.widgets import (EXAMPLES, AttentionExplorer, DecodingStepper, decode_view, explorer_html,
-                                      render_step, static_data, static_stepper, static_stepper_html, step_state)
-from attention_course.widgets.static import render_static, safe_json
+from attention_course.widgets import EXAMPLES, AttentionExplorer, DecodingStepper, explorer_html
 
 from helpers_widgets import (PAYLOADS, CountingLoader, FakeTranslator, assert_only_our_markup, beam_next,
                              parse, shown_step)
@@ -261,102 +258,6 @@ def test_explorer_shows_two_models_and_selects_a_word():
     assert "nothing to translate" in parse(explorer.html)[0].find("ac-error").text
 
 
-# ---- static mode (no kernel) ------------------------------------------------------------------
-
-def _scripts(html: str) -> list[str]:
-    return re.findall(r"<script\b[^>]*>(.*?)</script>", html, flags=re.S | re.I)
-
-
-def test_static_stepper_embeds_every_decode():
-    examples = ["I like red cars.", SENTENCE]
-    out = static_stepper(examples, models=("bahdanau", "seq2seq"), beam_sizes=(1, 3))
-    html = out.data
-    assert html.count("<script") == 2 and html.count("</script>") == 2
-    assert "require" not in _scripts(html)[1] and "http" not in html.replace("http-equiv", "")
-    data = json.loads(_scripts(html)[0])
-    assert data["examples"] == examples and data["models"] == ["bahdanau", "seq2seq"]
-    assert data["searches"] == ["greedy", "beam 3"]
-    for i, text in enumerate(examples):
-        for j, model in enumerate(data["models"]):
-            for k, beam in enumerate((1, 3)):
-                t = pretrained.load(model).translate(text, beam_size=beam)
-                decode = data["decodes"][i][j][k]
-                assert decode == json.loads(json.dumps(decode_view(t, model, beam, text)))
-                for n, step in enumerate(t.steps):
-                    want = expected(step, beam > 1)
-                    state = step_state(decode["steps"][n])
-                    assert state["prefix"] == want["prefix"] and state["focus"] == want["focus"]
-                    assert state["topk"] == want["topk"]
-    # Without JavaScript the first step is already drawn, by the same renderer as the live widget.
-    first = render_step(data["decodes"][0][0][0], 0)
-    assert f'<div class="ac-view">{first}</div>' in html
-    # The same call gives the same page (stored notebook outputs stay comparable).
-    assert static_stepper_html(examples, models=("bahdanau", "seq2seq"), beam_sizes=(1, 3)) == html
-
-
-def test_static_default_examples_are_the_invented_ones():
-    assert len(EXAMPLES) >= 5
-    assert any(len(e.split()) >= 16 for e in EXAMPLES)
-    data = static_data(models=("bahdanau",), beam_sizes=(1,))
-    assert data["examples"] == EXAMPLES
-    unknown = [d[0][0] for d in data["decodes"] if "Zorbulak" in d[0][0]["input"]]
-    assert unknown, "one example has an unknown proper name"
-
-
-@pytest.mark.parametrize("payload", PAYLOADS)
-def test_static_page_keeps_typed_text_as_data(payload):
-    fake = FakeTranslator()
-    html = static_stepper_html([payload, "I like red cars."], models=("fake",), beam_sizes=(1, 2),
-                               loader=lambda name: fake)
-    data_block, js = _scripts(html)
-    # Nothing in the JSON can end the script element or open a comment or a tag.
-    assert "<" not in data_block and ">" not in data_block and "&" not in data_block
-    assert "\u2028" not in data_block and "\u2029" not in data_block
-    data = json.loads(data_block)
-    assert data["examples"][0] == payload
-    decode = data["decodes"][0][0][0]
-    assert decode["source"][-1] == payload and decode["input"] == payload
-    assert decode["steps"][0]["topk"][0]["w"] == PAYLOADS[0]
-    # The page is exactly: style, two slots, data block, script; every tag is ours.
-    outside = html.replace(data_block, "").replace(js, "")
-    assert re.findall(r"<(\w+)", outside) == (["div", "style", "div", "div"]
-                                             + re.findall(r"<(\w+)", render_step(decode, 0))
-                                             + ["script", "script"])
-    # The JavaScript never uses innerHTML/outerHTML/insertAdjacentHTML/document.write/eval.
-    for banned in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "Function("):
-        assert banned not in js
-    assert "textContent" in js
-
-
-def test_safe_json_escapes_what_could_close_a_script():
-    text = safe_json({"a": "</script><!-- & -->", "b": ["<", ">", "&", "\u2028"]})
-    assert not set("<>&") & set(text) and "\u2028" not in text
-    assert json.loads(text) == {"a": "</script><!-- & -->", "b": ["<", ">", "&", "\u2028"]}
-
-
-def test_static_page_is_only_our_markup():
-    fake = FakeTranslator()
-    data = static_data(["I like red cars."], models=("fake",), beam_sizes=(1,), loader=lambda n: fake)
-    html = render_static(data)
-    data_block, js = _scripts(html)
-    root, tags = parse(html.replace(data_block, "").replace(js, ""))
-    assert {t for t, _ in tags} <= {"div", "style", "script", "span", "table", "tbody", "tr", "td", "th"}
-    assert [a for t, a in tags if t == "script"] == [{"type": "application/json", "class": "ac-data"}, {}]
-    assert root.find("ac-static") is not None and root.find("ac-controls-slot") is not None
-
-
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(examples=[]), "at least one example"),
-    (dict(models=()), "at least one model"),
-    (dict(examples=["x"] * 50, models=("a", "b", "c"), beam_sizes=(1, 2)), "choose fewer"),
-    (dict(examples=[""]), "nothing to translate"),
-])
-def test_static_stepper_bad_arguments(kwargs, message):
-    fake = FakeTranslator()
-    with pytest.raises(ValueError, match=message):
-        static_data(loader=lambda name: fake, **{"models": ("fake",), **kwargs})
-
-
 def test_widgets_use_only_api_that_ipywidgets_7_has():
     """The widgets are core ipywidgets that exist in 7.7.1 and 8 (this file runs under both)."""
     import ipywidgets
@@ -544,14 +445,21 @@ def test_kernel_timer_plays_on_a_running_event_loop(monkeypatch):
         await asyncio.sleep(0.15)
         return reached, stopped_at, stepper.step, stepper.playing
 
-    reached, stopped_at, later, playing = asyncio.run(main())
+    reached, stopped_at, later, playing = _in_a_fresh_thread(lambda: asyncio.run(main()))
     assert reached >= 3 and stopped_at == reached + 1 and later == stopped_at and not playing
 
 
 def test_kernel_timer_outside_a_loop_does_nothing():
     """Without a running event loop (a script), playing schedules nothing and raises nothing."""
     from attention_course.widgets.stepper import call_later
-    assert call_later(0.1, lambda: None) is None
+    assert _in_a_fresh_thread(lambda: call_later(0.1, lambda: None)) is None
+
+
+def _in_a_fresh_thread(fn):
+    """``fn()`` in a new thread, where no event loop runs: in this one the browser tests'
+    Playwright session (sync API, session-scoped) keeps a loop running once it has started."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(fn).result()
 
 
 def test_explorer_labels_and_layout():

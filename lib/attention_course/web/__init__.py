@@ -29,7 +29,7 @@ from pathlib import Path
 
 __all__ = ["ORT_VERSION", "ORT_FILES", "JS_FILES", "CSS_FILES", "assets_dir", "ensure_onnxruntime_web",
            "write_site", "live_html", "live_explorer_html", "standalone_page", "description", "DEFAULT_TEXT",
-           "EXPLORER_MODELS", "WebAssetsError"]
+           "EXPLORER_MODELS", "WebAssetsError", "safe_json"]
 
 ORT_VERSION = "1.31.1"
 # The files of onnxruntime-web the page loads, and their sha256 (npm's onnxruntime-web@ORT_VERSION).
@@ -47,6 +47,13 @@ EXPLORER_NOTE = ("Both models run in this page (ONNX Runtime Web); their weights
                  "press Translate.")
 EXPLORER_HINT = ("Point at or click a French word (a row): its row stands out, the English word it attends to "
                  "most is marked, and the other model's panel shows the same French word.")
+
+
+def safe_json(data) -> str:
+    """JSON that is safe inside ``<script>``: ASCII only, with ``<``, ``>``, ``&`` written as
+    ``\\u003c``, ``\\u003e``, ``\\u0026``, so that no string can close the element."""
+    text = json.dumps(data, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 class WebAssetsError(RuntimeError):
@@ -189,7 +196,6 @@ def live_explorer_html(models: list[str] | None = None, left: str | None = None,
     models shown at first (default :data:`EXPLORER_MODELS`); ``text``: the sentence in the box."""
     from ..widgets.examples import EXAMPLES
     from ..widgets.render import theme
-    from ..widgets.static import safe_json
 
     names = _check_models(models, "attention explorer")
     left = left or (EXPLORER_MODELS[0] if EXPLORER_MODELS[0] in names else names[0])
@@ -216,7 +222,6 @@ def live_html(models: list[str] | None = None, model: str | None = None, text: s
     ``stepper.js`` was loaded from)."""
     from ..translator import check_beam
     from ..widgets.render import theme
-    from ..widgets.static import safe_json
 
     names = _check_models(models, "stepper")
     model = model or ("bahdanau" if "bahdanau" in names else names[0])

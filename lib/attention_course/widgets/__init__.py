@@ -1,11 +1,11 @@
 """Interactive widgets for the course: decoding step by step and attention side by side.
 
 * :class:`DecodingStepper` — live (needs a kernel): type a sentence, choose a model and a
-  search, and step through the decode. In the built book it shows its stored state but cannot
-  step: use :func:`static_stepper` there.
-* :class:`AttentionExplorer` — live: two models' attention heatmaps for one sentence.
-* :func:`static_stepper` — the stepper for precomputed example sentences, driven by data
-  embedded in the page: it works in the built book, where there is no kernel.
+  search, and step through the decode. In the built book, where there is no kernel, the
+  chapters show its in-page counterpart instead: :func:`attention_course.web.live_html`,
+  the shipped models run in the reader's browser.
+* :class:`AttentionExplorer` — live: two models' attention heatmaps for one sentence (in the
+  book: :func:`attention_course.web.live_explorer_html`).
 
 Core ipywidgets only (ipywidgets 8 and 7.7.1, Colab's version). Static figures are in
 :mod:`attention_course.plots`.
@@ -14,8 +14,7 @@ from .data import decode_view, heatmap_view, step_state
 from .examples import EXAMPLES
 from .explorer import AttentionExplorer, explorer_html
 from .render import CSS, render_step
-from .static import static_data, static_stepper, static_stepper_html
 from .stepper import DecodingStepper
 
-__all__ = ["DecodingStepper", "AttentionExplorer", "static_stepper", "static_stepper_html", "static_data",
-           "explorer_html", "decode_view", "heatmap_view", "step_state", "render_step", "CSS", "EXAMPLES"]
+__all__ = ["DecodingStepper", "AttentionExplorer", "explorer_html", "decode_view", "heatmap_view",
+           "step_state", "render_step", "CSS", "EXAMPLES"]

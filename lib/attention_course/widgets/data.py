@@ -1,9 +1,11 @@
 """A decode as plain data: what each step of a widget shows, computed once per input.
 
 :func:`decode_view` turns a :class:`~attention_course.translator.Translation` (with its
-``steps``) into a JSON-able dict. Both renderers draw a step from it and nothing else: the
-Python one (:mod:`.render`, live widgets) and the JavaScript one (``static.js``, the book).
-All numbers are formatted here, so that the two show exactly the same text.
+``steps``) into a JSON-able dict, from which :mod:`.render` draws each step of the live
+widgets. All numbers are formatted here. The book's in-page stepper computes the same dict in
+JavaScript (``decodeView`` in ``web/translator.js``, a port of this module, checked against it
+by ``tests/test_browser_translator.py``: the same words, numbers within one unit of their
+last digit).
 
 A step view (``decode["steps"][n]``, for ``Translation.steps[n]``)::
 

@@ -1,4 +1,5 @@
-"""Example sentences for the widgets' menus, invented for the course (none is from the corpus)."""
+"""Example sentences, invented for the course (none is from the corpus): the widgets' default
+text (in Jupyter and in the book's page) and their tests' sentences."""
 
 EXAMPLES = [
     "I like red cars.",

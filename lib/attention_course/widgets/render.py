@@ -1,9 +1,9 @@
 """HTML for the widgets, drawn from the plain data of :mod:`.data`.
 
-One renderer for the live widgets; ``static.js`` builds the same elements with the same CSS
-classes in the book. Every string that comes from a user or a model goes through
-:func:`html.escape`; numbers are formatted in :mod:`.data`. ``CSS`` is the one stylesheet
-both use (``widgets.css``).
+The renderer of the live widgets; the book's in-page stepper (``web/stepper.js``) builds the
+same elements with the same CSS classes. Every string that comes from a user or a model goes
+through :func:`html.escape`; numbers are formatted in :mod:`.data`. ``CSS`` is the one
+stylesheet both use (``widgets.css``).
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ CSS = (resources.files(__package__) / "widgets.css").read_text(encoding="utf-8")
 ATTENTION_RGB = (33, 102, 172)
 DARK_ABOVE = 0.55          # above this weight the text turns white
 STATUS_LABEL = {"alive": "kept", "finished": "finished", "pruned": "pruned"}
-# Every fixed word a step shows; static.js receives this dict with the data, so both agree.
+# Every fixed word a step shows; the web stepper receives this dict in its settings, so both agree.
 TEXT = {
     "source": "English", "prefix": "French so far", "topk": "Next word", "beams": "Beam",
     "cands": "Extensions", "done": "Translation: ", "empty": "(nothing yet)", "start": "(start)",
@@ -30,7 +30,8 @@ TEXT = {
 
 
 def theme() -> dict:
-    """What static.js needs to draw exactly like :func:`render_step`."""
+    """What the web stepper and explorer (``web/*.js``) need to draw like :func:`render_step`
+    and :func:`render_heatmap`: colour, text colour threshold, labels."""
     return {"rgb": list(ATTENTION_RGB), "dark": DARK_ABOVE, "status": STATUS_LABEL, "text": TEXT}
 
 
