@@ -16,7 +16,8 @@ runs meanwhile on the other core.
   (``ATTENTION_COURSE_DATA_URL``). Every chapter then runs top to bottom with nbclient
   (``benchmarks/run_chapters.py``), and the widget tests run against ipywidgets 7.7.1.
 - **Newest** (:func:`newest`): ``pip install --upgrade --upgrade-strategy eager -r requirements.txt``
-  and nbval over every chapter: stored outputs must not depend on which allowed version renders them.
+  and nbval over every chapter: stored outputs must not depend on which allowed version renders them,
+  nor on the caller's thread counts or hash seed (the run sets others than the main suite's).
 """
 
 from __future__ import annotations
@@ -203,7 +204,11 @@ def newest(root: Path) -> Run:
                             "eager", "-r", "requirements.txt"], env, cwd=src).returncode:
         return run
     run.step("versions", [py, "-m", "pip", "freeze"], env, cwd=root)
-    run.step("nbval", [py, "-m", "pytest", "-q", "chapters"], env, cwd=src)
+    # Also the repeatability check: the chapters fix their own seeds and thread counts
+    # (setup_notebook), so a caller with other thread counts and another hash seed gets the
+    # stored outputs too.
+    run.step("nbval", [py, "-m", "pytest", "-q", "chapters"],
+             dict(env, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="12345"), cwd=src)
     return run
 
 

@@ -7,7 +7,7 @@
  * heavy is fetched when the page loads: ONNX Runtime and a model's weights come when the reader
  * presses Translate or switches to another model. Every string from the reader or a model goes
  * into the page with textContent, never as HTML. A step is drawn with the same elements and CSS
- * classes as widgets/render.py's render_step (and widgets/static.js), plus a bar above each
+ * classes as widgets/render.py's render_step (the live ipywidgets), plus a bar above each
  * source word showing its attention weight.
  */
 (function (root) {
