@@ -18,12 +18,9 @@ The site is :func:`attention_course.web.write_site` with ``standalone=True`` (it
 """
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import re
 import shutil
-import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -32,7 +29,8 @@ import pytest
 
 pytest.importorskip("onnx")   # the export (the page runs ONNX Runtime Web, not this package)
 
-from conftest import LOCAL_HOSTS, REPO_ROOT, _missing, build_book  # noqa: E402
+from conftest import LOCAL_HOSTS, REPO_ROOT, build_book  # noqa: E402
+from helpers_site import serve, serving, write_standalone_site  # noqa: E402
 from helpers_widgets import PAYLOADS  # noqa: E402
 
 from attention_course import pretrained  # noqa: E402
@@ -92,32 +90,12 @@ def test_script_writes_text_only():
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
-    from attention_course.web import WebAssetsError, write_site
-    out = tmp_path_factory.mktemp("explorer-site")
-    try:
-        write_site(out, standalone=True)
-    except WebAssetsError as e:
-        _missing(f"ONNX Runtime Web is not available: {e}")
-    return out
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002
-        pass
-
-
-def _serve(folder: Path):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(folder)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+    return write_standalone_site(tmp_path_factory.mktemp("explorer-site"))
 
 
 @pytest.fixture(scope="module")
 def site_url(site):
-    server, url = _serve(site)
-    yield url
-    server.shutdown()
-    server.server_close()
+    yield from serving(site)
 
 
 class ExplorerPage:
@@ -405,7 +383,7 @@ def test_book_page_explorer(_chromium, tmp_path):
     assert re.search(r'<script src="\.\./_static/ac-live/stepper\.js', page_html)
     assert re.search(r'<script src="\.\./_static/ac-live/explorer\.js', page_html)
     assert "ac-live" not in (html / "book" / "intro.html").read_text(encoding="utf-8")
-    server, url = _serve(html)
+    server, url = serve(html)
     try:
         browser, _ = _chromium
         ex = ExplorerPage(browser, url + "chapters/explore.html")

@@ -18,13 +18,10 @@ headless Chromium gives what the Python translator gives.
 from __future__ import annotations
 
 import concurrent.futures
-import functools
-import http.server
 import json
 import os
 import re
 import shutil
-import threading
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -35,8 +32,9 @@ import torch
 
 pytest.importorskip("onnx")   # the export (the page runs ONNX Runtime Web, not this package)
 
-from conftest import LOCAL_HOSTS, REPO_ROOT, _missing, build_book  # noqa: E402
+from conftest import LOCAL_HOSTS, REPO_ROOT, build_book  # noqa: E402
 from helpers_translator_sentences import HOSTILE, INVENTED, corpus_sources  # noqa: E402
+from helpers_site import serve, serving, write_standalone_site  # noqa: E402
 from helpers_widgets import PAYLOADS  # noqa: E402
 
 from attention_course import pretrained  # noqa: E402
@@ -58,32 +56,12 @@ BATCH = 48   # sentences per page.evaluate call
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
-    from attention_course.web import WebAssetsError, write_site
-    out = tmp_path_factory.mktemp("live-site")
-    try:
-        write_site(out, standalone=True)
-    except WebAssetsError as e:
-        _missing(f"ONNX Runtime Web is not available: {e}")
-    return out
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002
-        pass
-
-
-def _serve(folder: Path):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(folder)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+    return write_standalone_site(tmp_path_factory.mktemp("live-site"))
 
 
 @pytest.fixture(scope="module")
 def site_url(site):
-    server, url = _serve(site)
-    yield url
-    server.shutdown()
-    server.server_close()
+    yield from serving(site)
 
 
 class LivePage:
@@ -475,7 +453,7 @@ def test_book_page(_chromium, tmp_path):
     assert "ac-live" not in (html / "book" / "intro.html").read_text(encoding="utf-8")
     assert not re.search(r"https?://[^\"']*(jsdelivr|unpkg|cdnjs)[^\"']*(ort|onnx)", page_html)
 
-    server, url = _serve(html)
+    server, url = serve(html)
     try:
         browser, _ = _chromium
         live = LivePage(browser, url + "chapters/live.html")
