@@ -51,3 +51,18 @@ def mean_over_words(losses, batch) -> float:
     """Mean of per-position losses over the real target words (padding, index 0, left out)."""
     real = batch.tgt_out != 0
     return float(losses[real].sum() / real.sum())
+
+
+def run_on_copy(answer, model, *args):
+    """``answer(copy of model, *args)`` without gradients, on a fresh eval-mode copy (the reader's
+    code may change the model it gets); an exception in the reader's code becomes the check's error."""
+    import copy
+
+    import torch
+
+    mine = copy.deepcopy(model).eval()
+    try:
+        with torch.no_grad():
+            return answer(mine, *args)
+    except Exception as e:  # the reader's code failed: say so plainly
+        raise AssertionError(f"Your function raised {e.__class__.__name__}: {e}") from None
