@@ -53,3 +53,19 @@ def test_the_built_decoding_chapter_runs_the_live_translator_and_no_dead_widget(
     assert page.locator(".widget-text, .jupyter-widgets.widget-button").count() == 0, \
         f"{CHAPTER} shows an ipywidgets control that does nothing without a kernel"
     assert view.errors == [], view.errors
+
+
+# Every page of the book: where a chapter has an interactive widget, it is the in-page one.
+IN_PAGE = {"chapters/04_luong": ".ac-live-explorer", "chapters/05_decoding": ".ac-live"}
+DEAD_CONTROLS = ".widget-text, .widget-button, .widget-dropdown, .widget-slider, .widget-play, .widget-toggle-buttons"
+
+
+@pytest.mark.browser
+def test_no_page_shows_a_widget_control_that_needs_a_kernel(toc_page, browser_page):
+    """The ipywidgets cells are hidden from the online book (``remove-cell``); their in-page
+    counterparts (the live translator in 05, the attention explorer in 04) stand in their place."""
+    view = browser_page(f"{toc_page}.html")
+    dead = view.page.locator(f"article {DEAD_CONTROLS}").count()
+    assert dead == 0, f"{toc_page} shows {dead} ipywidgets control(s) that do nothing without a kernel"
+    if toc_page in IN_PAGE:
+        assert view.page.locator(IN_PAGE[toc_page]).count() == 1, f"{toc_page} lost its in-page widget"
