@@ -7,7 +7,9 @@ import http.server
 import threading
 from pathlib import Path
 
-from conftest import _missing
+from urllib.parse import urlsplit
+
+from conftest import LOCAL_HOSTS, _missing
 
 
 def write_standalone_site(out: Path) -> Path:
@@ -38,3 +40,31 @@ def serving(folder: Path):
     yield url
     server.shutdown()
     server.server_close()
+
+
+class SitePage:
+    """A page in its own browser context: requests outside 127.0.0.1 are refused and recorded,
+    JavaScript errors, console errors and dialogs collected; ready once ``READY`` (a JS function
+    body) holds."""
+
+    READY = "() => true"
+
+    def __init__(self, browser, url: str, width: int = 1280):
+        self.context = browser.new_context(viewport={"width": width, "height": 900})
+        self.errors, self.blocked, self.requests, self.dialogs = [], [], [], []
+
+        def route(r):
+            if (urlsplit(r.request.url).hostname or "") in LOCAL_HOSTS:
+                self.requests.append(urlsplit(r.request.url).path)
+                return r.continue_()
+            self.blocked.append(r.request.url)
+            return r.abort()
+
+        self.context.route("**/*", route)
+        self.page = self.context.new_page()
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        response = self.page.goto(url, wait_until="load")
+        assert response is not None and response.ok, url
+        self.page.wait_for_function(self.READY)

@@ -22,15 +22,14 @@ import json
 import re
 import shutil
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
 
 pytest.importorskip("onnx")   # the export (the page runs ONNX Runtime Web, not this package)
 
-from conftest import LOCAL_HOSTS, REPO_ROOT, build_book  # noqa: E402
-from helpers_site import serve, serving, write_standalone_site  # noqa: E402
+from conftest import REPO_ROOT, build_book  # noqa: E402
+from helpers_site import SitePage, serve, serving, write_standalone_site  # noqa: E402
 from helpers_widgets import PAYLOADS  # noqa: E402
 
 from attention_course import pretrained  # noqa: E402
@@ -98,29 +97,11 @@ def site_url(site):
     yield from serving(site)
 
 
-class ExplorerPage:
-    """A page in its own browser context: requests outside 127.0.0.1 are refused and recorded."""
+class ExplorerPage(SitePage):
+    """A page with the explorer, ready once it is mounted."""
 
-    def __init__(self, browser, url: str, width: int = 1280):
-        self.context = browser.new_context(viewport={"width": width, "height": 900})
-        self.errors, self.blocked, self.requests, self.dialogs = [], [], [], []
-
-        def route(r):
-            if (urlsplit(r.request.url).hostname or "") in LOCAL_HOSTS:
-                self.requests.append(urlsplit(r.request.url).path)
-                return r.continue_()
-            self.blocked.append(r.request.url)
-            return r.abort()
-
-        self.context.route("**/*", route)
-        self.page = self.context.new_page()
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
-        response = self.page.goto(url, wait_until="load")
-        assert response is not None and response.ok, url
-        self.page.wait_for_function("() => window.AttentionCourse && AttentionCourse.explorer && "
-                                    "AttentionCourse.explorer.instances.length > 0")
+    READY = ("() => window.AttentionCourse && AttentionCourse.explorer && "
+             "AttentionCourse.explorer.instances.length > 0")
 
     def models_fetched(self) -> set[str]:
         return {p.split("/models/")[1].split("/")[0] for p in self.requests if "/models/" in p}

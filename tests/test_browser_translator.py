@@ -24,7 +24,6 @@ import re
 import shutil
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
@@ -32,9 +31,9 @@ import torch
 
 pytest.importorskip("onnx")   # the export (the page runs ONNX Runtime Web, not this package)
 
-from conftest import LOCAL_HOSTS, REPO_ROOT, build_book  # noqa: E402
+from conftest import REPO_ROOT, build_book  # noqa: E402
 from helpers_translator_sentences import HOSTILE, INVENTED, corpus_sources  # noqa: E402
-from helpers_site import serve, serving, write_standalone_site  # noqa: E402
+from helpers_site import SitePage, serve, serving, write_standalone_site  # noqa: E402
 from helpers_widgets import PAYLOADS  # noqa: E402
 
 from attention_course import pretrained  # noqa: E402
@@ -64,29 +63,11 @@ def site_url(site):
     yield from serving(site)
 
 
-class LivePage:
-    """A page in its own browser context: requests outside 127.0.0.1 are refused and recorded."""
+class LivePage(SitePage):
+    """A page with the live translator, ready once it is mounted."""
 
-    def __init__(self, browser, url: str):
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
-        self.errors, self.blocked, self.requests, self.dialogs = [], [], [], []
-
-        def route(r):
-            if (urlsplit(r.request.url).hostname or "") in LOCAL_HOSTS:
-                self.requests.append(urlsplit(r.request.url).path)
-                return r.continue_()
-            self.blocked.append(r.request.url)
-            return r.abort()
-
-        self.context.route("**/*", route)
-        self.page = self.context.new_page()
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
-        response = self.page.goto(url, wait_until="load")
-        assert response is not None and response.ok, url
-        self.page.wait_for_function("() => window.AttentionCourse && AttentionCourse.live && "
-                                    "AttentionCourse.live.instances.length > 0")
+    READY = ("() => window.AttentionCourse && AttentionCourse.live && "
+             "AttentionCourse.live.instances.length > 0")
 
     def model_requests(self) -> list[str]:
         return [p for p in self.requests if "/models/" in p]
