@@ -108,3 +108,16 @@ def hang_guard(seconds: int, what: str):
 
 __all__ = ["SRC_VOCAB", "TGT_VOCAB", "TINY", "VARIANTS", "ATTENTION_VARIANTS", "Vocabulary", "tiny_config",
            "tiny_model", "random_ids", "random_batch", "corpus_or_skip", "hang_guard", "one_thread"]
+
+
+@pytest.fixture
+def no_decoding(monkeypatch):
+    """The bahdanau translator with the searches replaced by a failure: validation must come first."""
+    from attention_course import pretrained
+    from attention_course import translator as translator_module
+
+    def decoding(*args, **kwargs):
+        raise AssertionError("decoding started before the arguments were checked")
+    monkeypatch.setattr(translator_module, "greedy_search", decoding)
+    monkeypatch.setattr(translator_module, "beam_search", decoding)
+    return pretrained.load("bahdanau")

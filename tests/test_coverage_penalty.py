@@ -26,7 +26,8 @@ from attention_course.search import beam_search
 from attention_course.search.beam import COVERAGE_FLOOR, normalised, ranking_score
 from attention_course.translator import MAX_COVERAGE_PENALTY
 
-from helpers_models import SRC_VOCAB, one_thread, random_ids, tiny_model  # noqa: F401 (autouse fixture)
+from helpers_models import SRC_VOCAB, no_decoding, one_thread, random_ids, tiny_model  # noqa: F401 (fixtures)
+from helpers_search import StubModel
 from helpers_translator_sentences import INVENTED
 
 EOS, BOS = Vocabulary.eos_index, Vocabulary.bos_index
@@ -168,15 +169,7 @@ def test_some_winner_changes_and_coverage_never_decreases_with_beta():
 # A hand-made model: the winner the formula predicts
 # ------------------------------------------------------------------------------------------
 
-class _Rows:
-    def __init__(self, n):
-        self.n = n
-
-    def index_select(self, index):
-        return _Rows(len(index))
-
-
-class AttendingStub:
+class AttendingStub(StubModel):
     """Vocabulary: 4 = a, 5 = b; three source words. "a </s>" has log p = log .6 + log .9 and
     looks only at source word 0; "b b b </s>" has log p = log .35 + 3 log .99 and looks at words
     0, 1, 2 in turn (step t attends to word t). With α = 0 and no penalty "a" wins; its coverage
@@ -184,42 +177,12 @@ class AttendingStub:
     (log p(a) − log p(bbb)) / (−2 log floor) ≈ 0.0168."""
 
     has_attention = True
-    A, B = 4, 5
-
-    def __init__(self):
-        self.decoder = self
-
-    def eval(self):
-        return self
-
-    def encode(self, src, lengths):
-        return _Rows(src.size(0))
-
-    def initial_state(self, memory):
-        return torch.zeros(memory.n, 1)
-
-    def distribution(self, prev, t):
-        a, b = self.A, self.B
-        if prev == BOS:
-            return {a: 0.6, b: 0.35, EOS: 0.05}
-        if prev == a:
-            return {EOS: 0.9, a: 0.05, b: 0.05} if t == 1 else {a: 0.5, b: 0.5}
-        if prev == b and t in (1, 2):
-            return {b: 0.99, a: 0.01}
-        if prev == b and t == 3:
-            return {EOS: 0.99, a: 0.01}
-        return {a: 0.5, b: 0.5}
 
     def step(self, prev, state, memory, t):
-        rows = []
-        for p in prev.tolist():
-            probs = torch.full((6,), 1e-9, dtype=torch.float64)
-            for w, v in self.distribution(p, t).items():
-                probs[w] = v
-            rows.append((probs / probs.sum()).log())
-        alpha = torch.zeros(len(rows), 3)
+        logits, state, _ = super().step(prev, state, memory, t)
+        alpha = torch.zeros(logits.size(0), 3)
         alpha[:, min(t, 2)] = 1.0
-        return torch.stack(rows).float(), state, alpha
+        return logits, state, alpha
 
 
 @pytest.mark.parametrize("beta, expected", [(0.0, [4]), (0.015, [4]), (0.019, [5, 5, 5]), (1.0, [5, 5, 5])])
@@ -245,15 +208,6 @@ def test_beam_search_refuses_a_negative_beta_and_a_model_without_attention():
 # ------------------------------------------------------------------------------------------
 # translate(..., coverage_penalty=β): validated like the other arguments
 # ------------------------------------------------------------------------------------------
-
-@pytest.fixture
-def no_decoding(monkeypatch):
-    def decoding(*args, **kwargs):
-        raise AssertionError("decoding started before the arguments were checked")
-    monkeypatch.setattr(translator_module, "greedy_search", decoding)
-    monkeypatch.setattr(translator_module, "beam_search", decoding)
-    return pretrained.load("bahdanau")
-
 
 @pytest.mark.parametrize("bad", [None, "x", "0.2", float("nan"), float("inf"), -0.1, MAX_COVERAGE_PENALTY + 0.5,
                                  True, False, [0.2], 1j])

@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 
 from attention_course import pretrained
-from attention_course import translator as translator_module
 from attention_course.translator import MAX_BEAM, MAX_LENGTH_PENALTY, MAX_TOKENS, Translation, replace_unknowns
 
-from helpers_models import hang_guard, one_thread  # noqa: F401 (one_thread: autouse fixture)
+from helpers_models import hang_guard, no_decoding, one_thread  # noqa: F401 (fixtures)
 
 UNK = "<unk>"
 HANG_SECONDS = 60   # a guard against hangs, far above the ~0.1 s a sentence takes (not a speed test)
@@ -155,16 +154,6 @@ def test_lone_surrogates_are_dropped_like_control_characters():
 # ------------------------------------------------------------------------------------------
 # Arguments: every bad one is a readable ValueError naming it, raised before any decoding
 # ------------------------------------------------------------------------------------------
-
-@pytest.fixture
-def no_decoding(monkeypatch):
-    """The bahdanau translator with the searches replaced by a failure: validation must come first."""
-    def decoding(*args, **kwargs):
-        raise AssertionError("decoding started before the arguments were checked")
-    monkeypatch.setattr(translator_module, "greedy_search", decoding)
-    monkeypatch.setattr(translator_module, "beam_search", decoding)
-    return pretrained.load("bahdanau")
-
 
 def check_message(err, name, bad, allowed):
     message = str(err.value)
