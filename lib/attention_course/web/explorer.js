@@ -23,15 +23,11 @@
   var script = document.currentScript;
   var BASE = script && script.src ? script.src.replace(/[^/]*$/, "") : "";
 
-  function el(tag, cls, text, children) {
-    var node = document.createElement(tag);
-    if (cls) node.className = cls;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    (children || []).forEach(function (c) { node.appendChild(c); });
-    return node;
-  }
-
-  function shade(theme, x) { return "rgba(" + theme.rgb.join(", ") + ", " + Number(x).toFixed(3) + ")"; }
+  // The page helpers of the stepper (stepper.js loads first, web/__init__.py JS_FILES): one
+  // element builder (text only through textContent), one colour scale, one labelled control.
+  function el(tag, cls, text, children) { return ns.live.el(tag, cls, text, children); }
+  function shade(theme, x) { return ns.live.shade(theme, x); }
+  function labelled(control, text, id) { return ns.live.labelled(control, text, id); }
   function clip01(a) { return Math.min(Math.max(a, 0), 1); }
   function round3(x) { return Math.round(x * 1000) / 1000; }
 
@@ -67,12 +63,6 @@
   }
 
   var uid = 0;
-  function labelled(control, text, id) {
-    control.id = id;
-    var label = el("label", "ac-ctl", text);
-    label.htmlFor = id;
-    return [label, control];
-  }
 
   function mount(rootEl) {
     if (!rootEl || rootEl.getAttribute("data-ac-mounted")) return null;

@@ -344,6 +344,7 @@
 
   var instances = [];
   ns.live = {mount: mount, instances: instances, loadOrt: loadOrt, getModel: getModel, models: models,
+             el: el, shade: shade, labelled: labelled,
              renderStep: renderStep, base: BASE};
 
   function mountAll() { Array.prototype.forEach.call(document.querySelectorAll(".ac-live"), mount); }
