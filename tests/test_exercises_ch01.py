@@ -1,6 +1,5 @@
 """The checks of chapter 1's exercises accept the right answers and reject wrong ones."""
 import re
-import textwrap
 from pathlib import Path
 
 import nbformat
@@ -177,12 +176,8 @@ def test_the_printed_equations_reproduce_nn_gru():
 
 
 def test_1_2_the_solution_in_the_chapter_passes(capsys):
-    nb = nbformat.read(CHAPTER, as_version=4)
-    solution = next(c.source for c in nb.cells if c.cell_type == "markdown"
-                    and "def my_gru_step" in c.source and "Solution" in c.source)
-    body = solution.split("</summary>", 1)[1].split("</details>", 1)[0]   # an indented code block
     namespace = {"torch": torch}
-    exec(textwrap.dedent(body.strip("\n")), namespace)  # noqa: S102
+    exec(solution_code(CHAPTER, "def my_gru_step"), namespace)  # noqa: S102
     check("1.2", namespace["answer"])
     assert "correct" in capsys.readouterr().out
 
@@ -205,6 +200,7 @@ def test_unanswered_prints_a_reminder(capsys):
 # --- 1.4: the summary ablated in the trained models ---
 
 import torch.nn.functional as F  # noqa: E402
+from helpers_solutions import solution_code  # noqa: E402
 
 
 def _features(model, batch, memory, initial=None):
@@ -346,13 +342,8 @@ def test_1_4_rejects_wrong_ablations(wrong, hint):
 
 
 def test_1_4_the_solution_in_the_chapter_passes(capsys):
-    nb = nbformat.read(CHAPTER, as_version=4)
-    solution = next(c.source for c in nb.cells if c.cell_type == "markdown"
-                    and "def loss_without_summary" in c.source and "Solution" in c.source)
-    body = solution.split("</summary>", 1)[1].split("</details>", 1)[0]
-    code = "\n".join(line for line in body.splitlines() if line.startswith("    ") or not line.strip())
     from attention_course import pretrained
     namespace = {"torch": torch, "F": F, "tgt_vocab": pretrained.load("seq2seq").tgt_vocab}
-    exec(textwrap.dedent(code.strip("\n")), namespace)  # noqa: S102
+    exec(solution_code(CHAPTER, "def loss_without_summary"), namespace)  # noqa: S102
     check("1.4", namespace["answer"])
     assert "correct" in capsys.readouterr().out

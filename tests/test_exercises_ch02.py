@@ -138,12 +138,10 @@ def test_2_3_bits():
 
 # --- 2.4: one half of seq2seq-64's summary ablated ---
 
-import re  # noqa: E402
-import textwrap  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import nbformat  # noqa: E402
 import torch  # noqa: E402
+from helpers_solutions import solution_code  # noqa: E402
 
 CHAPTER = Path(__file__).resolve().parents[1] / "chapters" / "02_bottleneck.ipynb"
 
@@ -245,12 +243,7 @@ def test_2_4_rejects_wrong_ablations(wrong, hint):
 
 
 def test_2_4_the_solution_in_the_chapter_passes(capsys):
-    nb = nbformat.read(CHAPTER, as_version=4)
-    solution = next(c.source for c in nb.cells if c.cell_type == "markdown"
-                    and "def position_accuracy" in c.source and "Solution" in c.source)
-    body = solution.split("</summary>", 1)[1].split("</details>", 1)[0]
-    code = "\n".join(line for line in body.splitlines() if line.startswith("    ") or not line.strip())
     namespace = {"torch": torch}
-    exec(textwrap.dedent(code.strip("\n")), namespace)  # noqa: S102
+    exec(solution_code(CHAPTER, "def position_accuracy"), namespace)  # noqa: S102
     check("2.4", namespace["answer"])
     assert "correct" in capsys.readouterr().out

@@ -114,13 +114,12 @@ def test_33_matches_the_shipped_decoder_convention():
 
 # --- 3.4: the trained model with uniform attention weights ---
 
-import re  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import nbformat  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from attention_course.exercises.ch01 import ablation_batch  # noqa: E402
+from helpers_solutions import solution_code  # noqa: E402
 
 CHAPTER = Path(__file__).resolve().parents[1] / "chapters" / "03_bahdanau.ipynb"
 
@@ -221,11 +220,7 @@ def test_34_wrong_answers_fail(wrong, hint):
 
 
 def test_34_the_solution_in_the_chapter_passes(capsys):
-    nb = nbformat.read(CHAPTER, as_version=4)
-    solution = next(c.source for c in nb.cells if c.cell_type == "markdown"
-                    and "def loss_with_uniform_attention" in c.source and "Solution" in c.source)
-    code = re.search(r"```python\n(.*?)```", solution, re.S).group(1)
     namespace = {"torch": torch, "masked_softmax": masked_softmax}
-    exec(code, namespace)  # noqa: S102
+    exec(solution_code(CHAPTER, "def loss_with_uniform_attention"), namespace)  # noqa: S102
     check("3.4", namespace["answer"])
     assert "correct" in capsys.readouterr().out
