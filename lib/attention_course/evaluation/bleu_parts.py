@@ -98,9 +98,10 @@ class BleuParts:
     @property
     def score(self) -> float:
         """BP · geometric mean of the precisions, in percent (0 when nothing matches at all)."""
-        if not any(self.matches) or min(self.precisions) == 0.0:
+        precisions = self.precisions
+        if not any(self.matches) or min(precisions) == 0.0:
             return 0.0
-        return self.brevity_penalty * math.exp(sum(math.log(p) for p in self.precisions) / len(self.precisions))
+        return self.brevity_penalty * math.exp(sum(math.log(p) for p in precisions) / len(precisions))
 
 
 def corpus_bleu_parts(hypotheses: Sequence[str], references: Sequence[Sequence[str]],
