@@ -64,6 +64,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..paths import user_cache_dir
 from .text import normalize
 
 __all__ = [
@@ -133,10 +134,7 @@ CORPUS_SOURCES: tuple[CorpusSource, ...] = (
 
 def cache_dir() -> Path:
     """The folder where a downloaded corpus is kept (not created here)."""
-    if os.environ.get(CACHE_ENV_VAR):
-        return Path(os.environ[CACHE_ENV_VAR]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "attention-course"
+    return user_cache_dir(CACHE_ENV_VAR, "attention-course")
 
 
 def _allow_unpinned() -> bool:

@@ -61,6 +61,7 @@ from ..models.encoder import EncoderOutput
 from ..models import layers
 from ..models.layers import Memory
 from ..models.seq2seq import Seq2Seq
+from ..paths import user_cache_dir
 
 __all__ = ["EncoderGraph", "StepGraph", "export_model", "export_models", "split_weights", "join_weights",
            "memory_names", "state_size", "FORMAT_VERSION", "OnnxTranslator", "default_cache_dir",
@@ -441,10 +442,7 @@ class OnnxTranslator:
 def default_cache_dir() -> Path:
     """Where exports are cached between builds: ``$ATTENTION_COURSE_ONNX_CACHE``, else
     ``$XDG_CACHE_HOME/attention-course-onnx`` (``~/.cache/attention-course-onnx``)."""
-    if os.environ.get("ATTENTION_COURSE_ONNX_CACHE"):
-        return Path(os.environ["ATTENTION_COURSE_ONNX_CACHE"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "attention-course-onnx"
+    return user_cache_dir("ATTENTION_COURSE_ONNX_CACHE", "attention-course-onnx")
 
 
 def greedy_decode(onnx: OnnxTranslator, ids: list[int], max_len_a: float = 2.0, max_len_b: int = 10):

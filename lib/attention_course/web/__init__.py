@@ -27,6 +27,8 @@ import subprocess
 from importlib import resources
 from pathlib import Path
 
+from ..paths import user_cache_dir
+
 __all__ = ["ORT_VERSION", "ORT_FILES", "JS_FILES", "CSS_FILES", "assets_dir", "ensure_onnxruntime_web",
            "write_site", "live_html", "live_explorer_html", "standalone_page", "description", "DEFAULT_TEXT",
            "EXPLORER_MODELS", "WebAssetsError", "safe_json"]
@@ -63,10 +65,7 @@ class WebAssetsError(RuntimeError):
 def assets_dir() -> Path:
     """Where npm installs onnxruntime-web once: ``$ATTENTION_COURSE_WEB_ASSETS`` or
     ``$XDG_CACHE_HOME/attention-course-web`` (``~/.cache/attention-course-web``)."""
-    if os.environ.get("ATTENTION_COURSE_WEB_ASSETS"):
-        return Path(os.environ["ATTENTION_COURSE_WEB_ASSETS"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "attention-course-web"
+    return user_cache_dir("ATTENTION_COURSE_WEB_ASSETS", "attention-course-web")
 
 
 def _sha256(path: Path) -> str:
