@@ -254,3 +254,27 @@ def test_pairs_clear_of_zero_are_named_with_their_interval():
     cards["bahdanau"]["paired_bootstrap_beam5"]["vs"]["luong-dot"]["bleu"] = entry(-0.9, -1.7, -0.1, 0.03)
     text = report.results_table(NAMES, cards)
     assert "1 of their 1 pairs has a BLEU interval that excludes 0 (`luong-dot` − `bahdanau`: +0.9 [+0.1, +1.7])" in text
+
+
+def test_the_reversal_difference_is_stated_with_its_interval_when_both_models_are_there():
+    cards = copy.deepcopy(CARDS)
+    assert "reading the source backwards" not in report.results_table(NAMES, cards)
+    cards["seq2seq-uni"] = fake_card("seq2seq-uni", 30.0, False,
+                                     {"seq2seq": {"bleu": entry(-2.9, -3.5, -2.3), "chrf": entry(-2, -3, -1)}})
+    cards["seq2seq-reverse"] = fake_card("seq2seq-reverse", 31.5, False,
+                                         {"seq2seq-uni": {"bleu": entry(1.5, 0.8, 2.2), "chrf": entry(1, 0, 2)}})
+    cards["seq2seq"]["paired_bootstrap_beam5"]["vs"]["seq2seq-uni"] = {"bleu": entry(2.9, 2.3, 3.5),
+                                                                        "chrf": entry(2, 1, 3)}
+    text = report.results_table(list(cards), cards)
+    assert ("reading the source backwards changes BLEU by +1.5 [+0.8, +2.2] (`seq2seq-reverse` − `seq2seq-uni`"
+            in text)
+    assert "bidirectional encoder of the same summary size by +2.9 [+2.3, +3.5]" in text
+    # no attention: neither counts among the models with attention
+    assert "Among the 2 models with attention" in text
+
+
+def test_eleven_learning_curves_are_told_apart():
+    logs = {f"m{i}": {"epochs": [{"dev_bleu": float(i + e)} for e in range(20)]} for i in range(11)}
+    ax = report.learning_curves_figure(list(logs), logs).axes[0]
+    styles = {(str(line.get_color()), line.get_marker()) for line in ax.get_lines()}
+    assert len(styles) == 11

@@ -5,7 +5,7 @@
 Every number comes from decoding the multi-reference test split with the shipped
 weights; none is typed by hand.
 
-* ``report [NAMES]`` decodes the test split (greedy and beam 5) with each model (all eight
+* ``report [NAMES]`` decodes the test split (greedy and beam 5) with each model (all shipped
   without NAMES), rewrites their cards, then the paired-bootstrap comparisons of every card.
   The beam-5 outputs are kept in ``--hyps DIR`` (default ``$ATTENTION_COURSE_CACHE/hypotheses``)
   so that the comparisons never decode twice.
@@ -51,7 +51,7 @@ from .perplexity import perplexity
 from .significance import RESAMPLES, SEED, paired_bootstrap, sentence_statistics
 
 BASELINE = "seq2seq"                       # the Δ columns compare every model with it
-NO_ATTENTION = ("seq2seq-init", "seq2seq")
+NO_ATTENTION = ("seq2seq-init", "seq2seq", "seq2seq-uni", "seq2seq-reverse")
 SEED_MODELS = ("seq2seq", "bahdanau", "luong-general")
 SEED_RESULTS = Path("scripts") / "seeds" / "test_bleu.json"
 CURVES_FIGURE = Path("book") / "figures" / "learning_curves.svg"
@@ -304,6 +304,12 @@ def _difference_sentences(names: list[str], cards: Mapping[str, dict], baseline:
         verdict = "above 0" if e_low["ci95"][0] > 0 else "not all above 0"
         out.append(f"Every model with attention is ahead of `{baseline}`: the smallest gain is `{n_min}`'s, "
                    f"{_ci(e_min)} BLEU, and the lowest interval end is {e_low['ci95'][0]:+.1f} (`{n_low}`), {verdict}.")
+    if "seq2seq-reverse" in cards and "seq2seq-uni" in cards:
+        rev, bi = _vs(cards["seq2seq-reverse"], "seq2seq-uni", "bleu"), _vs(cards["seq2seq"], "seq2seq-uni", "bleu")
+        if rev and bi:
+            out.append(f"Without attention, reading the source backwards changes BLEU by {_ci(rev)} "
+                       f"(`seq2seq-reverse` − `seq2seq-uni`, the same model reading forwards), and a "
+                       f"bidirectional encoder of the same summary size by {_ci(bi)} (`seq2seq` − `seq2seq-uni`).")
     pairs = [(a, b, _vs(cards[a], b, "bleu")) for i, a in enumerate(attn) for b in attn[i + 1:]]
     pairs = [(a, b, e) for a, b, e in pairs if e]
     if len(attn) > 1 and pairs:
@@ -406,10 +412,10 @@ def learning_curves_figure(names: list[str], logs: Mapping[str, dict] | None = N
     fig = Figure(figsize=(8.2, 4.6), layout="constrained")   # no pyplot: the global backend is left alone
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    colours = matplotlib.colormaps["tab10"].colors
-    markers = "os^Dv<>Pp*"
+    colours = (*matplotlib.colormaps["tab10"].colors, "black")   # eleven models: ten colours and black
+    markers = "os^Dv<>Pp*X"
     for i, (n, c) in enumerate(curves.items()):
-        ax.plot(range(1, len(c) + 1), c, label=n, color=colours[i % 10], marker=markers[i % len(markers)],
+        ax.plot(range(1, len(c) + 1), c, label=n, color=colours[i % len(colours)], marker=markers[i % len(markers)],
                 markersize=3.5, linewidth=1.4, linestyle="--" if n in NO_ATTENTION else "-")
     k = max(len(c) for c in curves.values())
     ax.set_xlim(0.5, k + 0.5)
