@@ -3,7 +3,9 @@
 For every shipped model and many sentences (our own and corpus test-split sources, read here
 and never stored), the exported encoder and step graphs, run by onnxruntime, give the same
 log-probabilities and attention weights as ``model.encode`` / ``model.decoder.step`` within
-1e-4, for a beam of five hypotheses carried through a whole decode on each side. The graphs
+1e-4, for a beam of five hypotheses carried through a whole decode on each side; for the
+Transformer also the same target prefix (its state) and the same weights of every head of the
+last layer (``decoder.cross_attention``). The graphs
 hold the checkpoint's float16 weights unchanged and stay under 8 MB a model, and greedy
 decoding with them gives the same test BLEU (on a subset here; benchmarks/onnx_export.py
 runs the whole test split).
@@ -55,10 +57,22 @@ def _torch_state(state):
     return state if isinstance(state, tuple) else (state,)
 
 
+def _state_gap(onnx_state, torch_state, prefix: bool) -> float:
+    """The largest difference between the two sides' states; a Transformer's ONNX state is its
+    prefix as float ids behind a dummy column, which must be exactly the PyTorch prefix."""
+    if prefix:
+        (o,), (t,) = onnx_state, torch_state
+        assert o.dtype == np.float32 and o.shape == (t.shape[0], t.shape[1] + 1), (o.shape, tuple(t.shape))
+        assert np.array_equal(o[:, 1:].astype(np.int64), t.numpy())
+        return 0.0
+    return max(float(np.abs(o - t.numpy()).max()) for o, t in zip(onnx_state, torch_state))
+
+
 def compare_decode(translator, onnx, text: str) -> tuple[float, float, float]:
     """Run both sides through a whole decode of ``text`` with K hypotheses (row 0 follows the
     greedy path, rows 1.. its runners-up, each side carrying its own state). Returns the largest
-    differences in log-probability, attention weight and encoder output."""
+    differences in log-probability, attention weight (for a Transformer also each head's) and
+    encoder output (and state)."""
     ids = translator.src_vocab.encode(tokenize(text, "en"))
     src, lengths = torch.tensor([ids]), torch.tensor([len(ids)])
     model = translator.model
@@ -68,8 +82,9 @@ def compare_decode(translator, onnx, text: str) -> tuple[float, float, float]:
     o_memory, o_state = onnx.encode(ids)
     names = onnx.meta["memory"]
     fields = {"annotations": memory.enc.annotations, "keys": memory.keys, "final": memory.enc.final}
+    prefix = bool(onnx.meta.get("prefix_state"))
     d_enc = max([float(np.abs(o - fields[n].numpy()).max()) for o, n in zip(o_memory, names)]
-                + [float(np.abs(o - t.numpy()).max()) for o, t in zip(o_state, _torch_state(state))])
+                + [_state_gap(o_state, _torch_state(state), prefix)])
     memory_k = memory.index_select(torch.zeros(K, dtype=torch.long))
     state = tuple(s.index_select(0, torch.zeros(K, dtype=torch.long)) for s in _torch_state(state))
     o_state = [np.repeat(s, K, 0) for s in o_state]
@@ -79,13 +94,21 @@ def compare_decode(translator, onnx, text: str) -> tuple[float, float, float]:
         with torch.no_grad():
             logits, new_state, alpha = model.decoder.step(prev, state if len(state) > 1 else state[0], memory_k, t)
         lp = logits.log_softmax(-1)
-        o_lp, o_state, o_alpha = onnx.step(prev.numpy(), o_state, o_memory)
+        o_lp, o_state, o_alpha, o_heads = onnx.step_heads(prev.numpy(), o_state, o_memory)
         d_lp = max(d_lp, float(np.abs(o_lp - lp.numpy()).max()))
         if alpha is not None:
             d_att = max(d_att, float(np.abs(o_alpha - alpha.numpy()).max()))
         else:
             assert o_alpha is None
+        if onnx.meta.get("heads"):   # every head of the last layer, as the model's own cross_attention gives them
+            with torch.no_grad():
+                heads = model.decoder.cross_attention(new_state, memory_k)[-1][:, :, -1]   # K x heads x S
+            assert o_heads.shape == tuple(heads.shape) and heads.shape[1] == onnx.meta["heads"]
+            d_att = max(d_att, float(np.abs(o_heads - heads.numpy()).max()))
+        else:
+            assert o_heads is None
         state = _torch_state(new_state)
+        d_enc = max(d_enc, _state_gap(o_state, state, prefix))
         best = lp[0].topk(K).indices
         if int(best[0]) == Vocabulary.eos_index:
             break
@@ -112,9 +135,40 @@ def test_every_shipped_recurrent_model_is_exported():
     assert set(RECURRENT) <= set(pretrained.available()) and set(RECURRENT) <= set(MODELS)
 
 
+def test_every_shipped_model_is_exported():
+    """The Transformer and the source-reversing and one-way-encoder models too: every model
+    ``pretrained`` ships runs in the page."""
+    assert MODELS == pretrained.available()
+    assert "transformer" in MODELS
+
+
+def test_transformer_meta_and_state(exported):
+    """meta.json gives the heads and the prefix state; the encoder's state is one dummy column
+    (no zero-size tensor at any input or output), the step adds one column per step."""
+    if "transformer" not in MODELS:
+        pytest.skip("no Transformer is shipped")
+    onnx = export.OnnxTranslator(exported["transformer"])
+    model = pretrained.load("transformer").model
+    assert onnx.meta["heads"] == model.decoder.layers[-1].cross_attention.heads == export.n_heads(model)
+    assert onnx.meta["prefix_state"] is True and onnx.meta["memory"] == ["keys"] and onnx.meta["n_state"] == 1
+    assert onnx.meta["io"]["step"]["outputs"] == ["log_probs", "new_state0", "attention", "heads"]
+    memory, state = onnx.encode([5, 6, 7])
+    assert state[0].shape == (1, 1) and state[0].dtype == np.float32
+    prev = np.array([Vocabulary.bos_index] * 3)
+    _, state2, alpha, heads = onnx.step_heads(prev, [np.repeat(state[0], 3, 0)], memory)
+    assert state2[0].shape == (3, 2) and (state2[0][:, 1] == Vocabulary.bos_index).all()
+    assert alpha.shape == (3, 3) and heads.shape == (3, onnx.meta["heads"], 3)
+    np.testing.assert_allclose(heads.mean(1), alpha, atol=1e-6)
+    for name in MODELS:
+        info = json.loads((exported[name] / "meta.json").read_text())
+        assert info["format"] == export.FORMAT_VERSION
+        if name != "transformer":
+            assert info["heads"] == 0 and info["prefix_state"] is False and "heads" not in info["io"]["step"]["outputs"]
+
+
 def test_the_longest_input_and_one_word_inputs(exported):
     """Source lengths the example inputs of the export did not have: 1 word and MAX_TOKENS."""
-    for name in ("luong-local-p", "bahdanau"):
+    for name in [n for n in ("luong-local-p", "bahdanau", "transformer") if n in MODELS]:
         translator, onnx = pretrained.load(name), export.OnnxTranslator(exported[name])
         long = " ".join(["the cat sees the dog and"] * (MAX_TOKENS // 6)) + " it"
         assert len(tokenize(long, "en")) <= MAX_TOKENS
@@ -205,9 +259,13 @@ class _RandomModel:
     dict(decoder="luong", attention="concat", reverse_source=True),
     dict(decoder="luong", attention="local-p", window=2, input_feeding=False, bidirectional=False),
     dict(decoder="context-every-step", reverse_source=True, bidirectional=False),
-], ids=["bahdanau-uni-reversed", "luong-concat-reversed", "local-p-nofeed-uni", "seq2seq-uni-reversed"])
+    dict(decoder="transformer", heads=2, layers=3, ff_size=24, reverse_source=True),
+    dict(decoder="transformer", heads=4, layers=1, ff_size=24, positional=False),
+], ids=["bahdanau-uni-reversed", "luong-concat-reversed", "local-p-nofeed-uni", "seq2seq-uni-reversed",
+        "transformer-3-layers-reversed", "transformer-no-positions"])
 def test_settings_the_shipped_models_do_not_use_export_too(settings, tmp_path):
-    """Source reversal and a one-way encoder go through ``model.encode`` like everything else."""
+    """Source reversal, a one-way encoder, other Transformer sizes go through ``model.encode``
+    and the same wrappers like everything else."""
     from attention_course.models.seq2seq import ModelConfig
     model = _RandomModel(ModelConfig(emb_size=16, hidden_size=16, decoder_size=32, attention_size=32,
                                      dropout=0.0, **settings))

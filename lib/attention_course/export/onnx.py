@@ -17,6 +17,16 @@ Two graphs per model, both traced by ``torch.onnx.export`` from the package's ow
                   ``new_state0``.. and ``attention`` (K x S, models with attention).
                   It calls ``model.decoder.step`` itself.
 
+The Transformer (``TransformerDecoder``) fits the same two graphs. Its memory is ``keys`` alone
+(every layer's cross-attention keys and values, ``decoder.precompute``); its state is the target
+prefix, carried as *float* ids behind one leading dummy column: ``state0`` is K x (1 + t)
+(the encoder graph writes 1 x 1, the empty prefix), so no graph input or output is ever a
+zero-size tensor, and the searches select its rows by beam parent like any other state
+(ids below 2^24 are exact in float32). The step graph appends ``prev``, runs
+``decoder.decode`` over the prefix and ``decoder.project`` at its last position, as
+``TransformerDecoder.step`` does, and also returns ``heads`` (K x heads x S): the last
+layer's weights of every head, whose mean over the heads is ``attention``.
+
 Weights travel as float16 and the graphs compute in float32, as PyTorch does: each graph's
 large initializers are float32 tensors stored as *external data* (``location``
 ``<graph>.weights``), and the file shipped beside the graph, ``<graph>.weights.f16``, holds
@@ -61,21 +71,35 @@ from ..models.encoder import EncoderOutput
 from ..models import layers
 from ..models.layers import Memory
 from ..models.seq2seq import Seq2Seq
+from ..models.transformer_decoder import TransformerDecoder
 from ..paths import user_cache_dir
 
 __all__ = ["EncoderGraph", "StepGraph", "export_model", "export_models", "split_weights", "join_weights",
            "memory_names", "state_size", "FORMAT_VERSION", "OnnxTranslator", "default_cache_dir",
            "greedy_decode", "greedy_text", "source_fingerprint", "exportable_models",
-           "EXPORTABLE_DECODERS", "MODEL_FILES"]
+           "EXPORTABLE_DECODERS", "MODEL_FILES", "is_transformer", "n_heads"]
 
 # Bump when the graphs or meta.json change: build caches key on it.
-FORMAT_VERSION = 2
+# 3: the Transformer (prefix state as float ids behind a dummy column, per-head output, "heads").
+FORMAT_VERSION = 3
 OPSET = 18
+
+
+def is_transformer(model: Seq2Seq) -> bool:
+    return isinstance(model.decoder, TransformerDecoder)
+
+
+def n_heads(model: Seq2Seq) -> int:
+    """Attention heads of the last decoder layer (the step graph's ``heads`` output); 0 for the
+    recurrent models, whose one attention has no heads."""
+    return model.decoder.layers[-1].cross_attention.heads if is_transformer(model) else 0
 
 
 def memory_names(model: Seq2Seq) -> list[str]:
     """The memory tensors the step graph reads (the encoder graph writes them in this order)."""
     dec = model.decoder
+    if is_transformer(model):
+        return ["keys"]   # every layer's keys and values of the source; the mask is all True
     names = []
     if dec.has_attention:
         names += ["annotations", "keys"]
@@ -89,17 +113,18 @@ def _state_parts(state) -> tuple[torch.Tensor, ...]:
 
 
 def state_size(model: Seq2Seq) -> int:
-    """How many tensors make a decoder state (2 with input feeding: h and h̃)."""
+    """How many tensors make a decoder state (2 with input feeding: h and h̃; 1 for the
+    Transformer, its target prefix)."""
     dec = model.decoder
     return 2 if getattr(dec, "input_feeding", False) else 1
 
 
-EXPORTABLE_DECODERS = ("context-init", "context-every-step", "bahdanau", "luong")
+EXPORTABLE_DECODERS = ("context-init", "context-every-step", "bahdanau", "luong", "transformer")
 
 
 def exportable_models() -> list[str]:
-    """The shipped models these wrappers export: the recurrent ones (every decoder in
-    :data:`EXPORTABLE_DECODERS`, local-m attention excepted), in the course's order."""
+    """The shipped models these wrappers export: every decoder in :data:`EXPORTABLE_DECODERS`
+    (local-m attention excepted), in the course's order."""
     from .. import pretrained
 
     names = []
@@ -115,8 +140,9 @@ def _check_exportable(model: Seq2Seq) -> None:
     from ..models.luong_decoder import LuongDecoder
     from ..models.plain_decoders import ContextInitDecoder
 
-    if not isinstance(model.decoder, (BahdanauDecoder, LuongDecoder, ContextInitDecoder)):
-        raise NotImplementedError(f"only the recurrent decoders are exported, not {type(model.decoder).__name__}")
+    if not isinstance(model.decoder, (BahdanauDecoder, LuongDecoder, ContextInitDecoder, TransformerDecoder)):
+        raise NotImplementedError(f"only the recurrent decoders and the Transformer are exported, "
+                                  f"not {type(model.decoder).__name__}")
     attention = getattr(model.decoder, "attention", None)
     if attention is not None and hasattr(attention, "predictive") and not attention.predictive:
         # local-m reads the step number t; the step graph has no t input (no shipped model needs it).
@@ -171,7 +197,11 @@ class EncoderGraph(nn.Module):
         lengths = torch.ones_like(src[:, 0]) * src.size(1)
         memory = self.model.encode(src, lengths)
         fields = {"annotations": memory.enc.annotations, "keys": memory.keys, "final": memory.enc.final}
-        state = _state_parts(self.model.decoder.initial_state(memory))
+        if is_transformer(self.model):
+            # initial_state is the empty prefix (1 x 0): here its float form, the dummy column alone
+            state = (torch.zeros_like(src[:, :1], dtype=torch.float32),)
+        else:
+            state = _state_parts(self.model.decoder.initial_state(memory))
         return tuple(fields[n] for n in self.names) + state
 
 
@@ -188,6 +218,8 @@ class StepGraph(nn.Module):
     def forward(self, prev: torch.Tensor, *args: torch.Tensor):
         state = args[: self.n_state]
         given = dict(zip(self.names, args[self.n_state:]))
+        if is_transformer(self.model):
+            return self._transformer_step(prev, state[0], given["keys"])
         K = prev.size(0)
         hidden = state[0]
         if "annotations" in given:
@@ -205,6 +237,21 @@ class StepGraph(nn.Module):
         out = (logits.log_softmax(-1),) + _state_parts(new_state)
         return out + ((alpha,) if alpha is not None else ())
 
+    def _transformer_step(self, prev: torch.Tensor, state: torch.Tensor, keys: torch.Tensor):
+        """``TransformerDecoder.step`` on the float prefix (K x 1+t: dummy column, then ids), with
+        the last layer's weights of every head as well as their mean."""
+        dec = self.model.decoder
+        K, S = prev.size(0), keys.size(1)
+        new_state = torch.cat([state, prev.to(state.dtype)[:, None]], 1)            # K x 2+t
+        prefix = new_state[:, 1:].long()                                            # K x 1+t: never empty
+        mask = torch.ones(K, S, dtype=torch.bool, device=prev.device)
+        lengths = torch.ones_like(prev) * S
+        keys = keys.expand(K, -1, -1)
+        memory = Memory(EncoderOutput(keys, keys[:, 0], mask, lengths), keys)      # only keys and mask are read
+        features, weights = dec.decode(prefix, memory)
+        heads = weights[-1][:, :, -1]                                               # K x heads x S
+        return dec.project(features[:, -1]).log_softmax(-1), new_state, heads.mean(1), heads
+
 
 def _io_names(model: Seq2Seq) -> dict:
     mem = memory_names(model)
@@ -213,11 +260,12 @@ def _io_names(model: Seq2Seq) -> dict:
     return {
         "encoder": {"inputs": ["src"], "outputs": mem + states},
         "step": {"inputs": ["prev"] + states + mem,
-                 "outputs": ["log_probs"] + [f"new_{s}" for s in states] + (["attention"] if has_attention else [])},
+                 "outputs": ["log_probs"] + [f"new_{s}" for s in states] + (["attention"] if has_attention else [])
+                 + (["heads"] if n_heads(model) else [])},
     }
 
 
-def _dynamic_axes(names: list[str], kind: str) -> dict:
+def _dynamic_axes(names: list[str], kind: str, prefix_state: bool = False) -> dict:
     axes = {}
     for n in names:
         if n == "src":
@@ -226,6 +274,10 @@ def _dynamic_axes(names: list[str], kind: str) -> dict:
             axes[n] = {1: "S"}
         elif n == "attention":
             axes[n] = {0: "K", 1: "S"}
+        elif n == "heads":
+            axes[n] = {0: "K", 2: "S"}
+        elif kind == "step" and "state" in n and prefix_state:   # the Transformer's prefix: K x 1+t
+            axes[n] = {0: "K", 1: "T1" if n.startswith("new_") else "T"}
         elif n in ("prev", "log_probs") or (kind == "step" and "state" in n):
             axes[n] = {0: "K"}
     return axes
@@ -239,16 +291,21 @@ def _example_inputs(model: Seq2Seq, S: int = 7, K: int = 3):
     n_mem = len(memory_names(model))
     memory, state = enc_out[:n_mem], enc_out[n_mem:]
     prev = torch.randint(4, model.decoder.embedding.num_embeddings, (K,))
-    state_k = tuple(s.expand(K, -1).contiguous() + 0.01 * torch.randn(K, s.size(-1)) for s in state)
+    if is_transformer(model):   # a prefix of 3 words behind the dummy column
+        words = torch.randint(4, model.decoder.embedding.num_embeddings, (K, 3)).float()
+        state_k = (torch.cat([state[0].expand(K, -1), words], 1),)
+    else:
+        state_k = tuple(s.expand(K, -1).contiguous() + 0.01 * torch.randn(K, s.size(-1)) for s in state)
     return (src,), (prev,) + state_k + tuple(memory)
 
 
-def _export(module: nn.Module, args: tuple, inputs: list[str], outputs: list[str], kind: str) -> bytes:
+def _export(module: nn.Module, args: tuple, inputs: list[str], outputs: list[str], kind: str,
+            prefix_state: bool = False) -> bytes:
     buf = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(module, args, buf, input_names=inputs, output_names=outputs,
-                          dynamic_axes=_dynamic_axes(inputs + outputs, kind), opset_version=OPSET,
+                          dynamic_axes=_dynamic_axes(inputs + outputs, kind, prefix_state), opset_version=OPSET,
                           dynamo=False, do_constant_folding=True)
     return buf.getvalue()
 
@@ -324,7 +381,7 @@ def export_graphs(model: Seq2Seq) -> dict[str, tuple[bytes, bytes]]:
         graphs = {"encoder": _export(EncoderGraph(model).eval(), enc_args, names["encoder"]["inputs"],
                                      names["encoder"]["outputs"], "encoder"),
                   "step": _export(StepGraph(model).eval(), step_args, names["step"]["inputs"],
-                                  names["step"]["outputs"], "step")}
+                                  names["step"]["outputs"], "step", prefix_state=is_transformer(model))}
     return {kind: split_weights(data, kind) for kind, data in graphs.items()}
 
 
@@ -332,7 +389,8 @@ def meta(model: Seq2Seq, name: str, config: dict | None = None) -> dict:
     """What the browser needs besides the graphs (written as ``meta.json``)."""
     return {"format": FORMAT_VERSION, "name": name, "has_attention": bool(model.has_attention),
             "description": (config or {}).get("description", ""),
-            "memory": memory_names(model), "n_state": state_size(model),
+            "memory": memory_names(model), "n_state": state_size(model), "heads": n_heads(model),
+            "prefix_state": is_transformer(model),
             "vocab_size": {"source": model.encoder.embedding.num_embeddings,
                            "target": model.decoder.embedding.num_embeddings},
             "io": _io_names(model)}
@@ -406,7 +464,8 @@ def export_models(out_dir: str | os.PathLike, names=None, cache_dir: str | os.Pa
 
 class OnnxTranslator:
     """The exported graphs run by onnxruntime in Python, for checks against the PyTorch path:
-    ``encode(ids)`` and ``step(prev, state, memory)`` with numpy arrays."""
+    ``encode(ids)`` and ``step(prev, state, memory)`` with numpy arrays (a Transformer's state
+    is its float prefix behind the dummy column; :meth:`step_heads` also gives its heads)."""
 
     def __init__(self, folder: str | os.PathLike):
         import onnxruntime as ort
@@ -430,13 +489,19 @@ class OnnxTranslator:
         return outs[: self.n_mem], outs[self.n_mem:]
 
     def step(self, prev, state, memory):
+        """(log_probs, new state, attention or None)."""
+        return self.step_heads(prev, state, memory)[:3]
+
+    def step_heads(self, prev, state, memory):
+        """(log_probs, new state, attention or None, the last layer's heads K x heads x S or None)."""
         import numpy as np
 
         io = self.meta["io"]["step"]["inputs"]
         feed = dict(zip(io, [np.asarray(prev, dtype=np.int64)] + list(state) + list(memory)))
         outs = self.stepper.run(None, feed)
         n = self.meta["n_state"]
-        return outs[0], outs[1: 1 + n], (outs[1 + n] if self.meta["has_attention"] else None)
+        return (outs[0], outs[1: 1 + n], (outs[1 + n] if self.meta["has_attention"] else None),
+                (outs[2 + n] if self.meta.get("heads") else None))
 
 
 def default_cache_dir() -> Path:
