@@ -208,4 +208,7 @@ class CountingLoader:
                 outer.calls.append((name, text, beam_size))
                 return translator.translate(text, beam_size=beam_size, **kwargs)
 
+            def __getattr__(self, attr):      # the model and vocabularies (a Transformer's heads)
+                return getattr(translator, attr)
+
         return Counted()

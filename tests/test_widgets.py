@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from attention_course import pretrained
+from attention_course.transformer_heads import head_attention, head_count
 from attention_course.widgets import EXAMPLES, AttentionExplorer, DecodingStepper, explorer_html
 
 from helpers_widgets import (PAYLOADS, CountingLoader, FakeTranslator, assert_only_our_markup, beam_next,
@@ -499,3 +500,118 @@ def test_explorer_keeps_each_panels_selection_when_a_model_changes():
     explorer.select(0, 1)
     explorer.text_box.value = "I like red cars."     # a new sentence: new words, no selection
     assert explorer.selected == [None, None]
+
+
+# ---- a Transformer's attention heads (issue 15) -------------------------------------------------
+
+needs_transformer = pytest.mark.skipif("transformer" not in pretrained.available(),
+                                       reason="the transformer checkpoint is not shipped")
+
+
+def cell_text(a: float) -> str:
+    """A heatmap cell's text: two decimals without the 0, "1" from 0.995, empty below 0.005."""
+    return "1" if a >= 0.995 else (f"{a:.2f}"[1:] if a >= 0.005 else "")
+
+
+@needs_transformer
+@pytest.mark.parametrize("beam_size", [1, 3])
+def test_the_stepper_shows_the_head_mean_or_one_head_of_a_transformer(beam_size):
+    """The heads menu switches a step's weights over the source between the mean of the last
+    layer's heads (what the search recorded, the default) and one head: exactly
+    ``head_attention``'s weights for the prefix of the hypothesis shown (the best beam's, which
+    need not be a prefix of the final output). Only the weights change, and nothing is decoded again."""
+    loader = CountingLoader(pretrained.load)
+    stepper = DecodingStepper(SENTENCE, model="transformer", beam_size=beam_size, loader=loader,
+                              models=["transformer", "bahdanau"])
+    tr = pretrained.load("transformer")
+    heads = head_count(tr)
+    assert heads > 1 and stepper.heads == heads
+    assert list(stepper.heads_menu.options) == [(f"mean of {heads}", -1)] + [(f"head {h + 1}", h) for h in range(heads)]
+    assert stepper.heads_menu.layout.display != "none" and stepper.head is None
+    t = stepper.translation
+    assert t.text == tr.translate(SENTENCE, beam_size=beam_size).text
+    for n, step in enumerate(t.steps):
+        stepper.go(n)
+        best = step.hypotheses[0]
+        every = head_attention(tr, t.source_tokens, best.tokens)[-1, :, -1]       # heads x source words
+        np.testing.assert_allclose(every.mean(0), best.attention, atol=1e-5)    # the mean is what was recorded
+        stepper.show_head(None)
+        assert stepper.weights == [float(a) for a in best.attention]
+        shown = check_step(stepper.html, step, t.source_tokens, beam_size > 1, n, len(t.steps))
+        assert f"mean of its {heads} heads" in shown["all_text"] and stepper.state["head"] is None
+        for h in range(heads):
+            stepper.heads_menu.value = h                                         # as a reader picks it
+            assert stepper.head == h and stepper.state["head"] == h
+            np.testing.assert_array_equal(stepper.weights, every[h])
+            shown = shown_step(stepper.html)
+            assert shown["weights"] == [fmt(a) for a in every[h]]
+            assert shown["focus"] == int(np.argmax(every[h])) == stepper.state["focus"] and shown["n_focus"] == 1
+            want = expected(step, beam_size > 1)
+            assert (shown["prefix"], shown["next"], shown["topk"], shown["beams"]) == \
+                (want["prefix"], want["next"], want["topk"], want["beams"])
+            assert f"head {h + 1} of {heads} alone" in shown["all_text"]
+    assert len(loader.calls) == 1
+
+
+@needs_transformer
+def test_models_without_heads_hide_the_heads_menu():
+    stepper = DecodingStepper("I like red cars.", model="transformer")
+    stepper.show_head(1)
+    others = [m for m in pretrained.available() if m != "transformer"]
+    assert {"bahdanau", "seq2seq"} <= set(others)
+    for model in others:
+        stepper.model_menu.value = model
+        assert stepper.error is None, stepper.error
+        assert stepper.heads is None and stepper.head is None and stepper.state["head"] is None
+        assert stepper.heads_menu.layout.display == "none"
+        assert "Last layer" not in shown_step(stepper.html)["all_text"]
+        with pytest.raises(ValueError, match="no heads"):
+            stepper.show_head(0)
+        attention = stepper.translation.steps[0].hypotheses[0].attention
+        assert stepper.weights == (None if attention is None else [float(a) for a in attention])
+    stepper.model_menu.value = "transformer"
+    assert stepper.heads_menu.layout.display != "none" and stepper.head is None     # back to the mean
+    with pytest.raises(ValueError, match=f"from 0 to {stepper.heads - 1}"):
+        stepper.show_head(stepper.heads)
+
+
+@needs_transformer
+def test_the_explorer_shows_the_head_mean_or_one_head_of_a_transformer():
+    explorer = AttentionExplorer(SENTENCE, models=("bahdanau", "transformer"))
+    tr = pretrained.load("transformer")
+    heads = head_count(tr)
+    left, t = explorer.translations
+    assert explorer.heads == [None, heads] and explorer.shown_heads == [None, None]
+    assert [m.layout.visibility for m in explorer.head_menus] == ["hidden", "visible"]
+    assert explorer.head_row.layout.display != "none"
+    every = head_attention(tr, t.source_tokens, t.raw_tokens)[-1]             # heads x (words + </s>) x source
+    np.testing.assert_allclose(every.mean(0)[: len(t.target_tokens)], t.attention, atol=1e-5)
+
+    def panels():
+        root = assert_only_our_markup(explorer.html)
+        return [(p.find("ac-panel-title").text,
+                 [[td.text for td in r.find_all(tag="td")] for r in p.find(tag="tbody").find_all(tag="tr")])
+                for p in root.find_all("ac-panel")]
+
+    bahdanau_panel = (["bahdanau"], [[cell_text(a) for a in row] for row in left.attention])
+    (title0, cells0), (title1, cells1) = panels()
+    assert ([title0], cells0) == bahdanau_panel
+    assert title1 == "transformer" and cells1 == [[cell_text(a) for a in row] for row in t.attention]
+    explorer.select(1, 2)
+    for h in range(heads):
+        explorer.head_menus[1].value = h
+        assert explorer.shown_heads == [None, h] and explorer.selected == [None, 2]
+        np.testing.assert_array_equal(explorer.attention[1], every[h, : len(t.target_tokens)])
+        (title0, cells0), (title1, cells1) = panels()
+        assert ([title0], cells0) == bahdanau_panel
+        assert title1 == f"transformer · head {h + 1} of {heads}"
+        assert cells1 == [[cell_text(a) for a in row] for row in every[h, : len(t.target_tokens)]]
+        focus = int(np.argmax(every[h, 2]))
+        looks = parse(explorer.html)[0].find("ac-looks").text
+        assert looks.startswith(f"«{t.target_tokens[2]}» looks at: {t.source_tokens[focus]} ")
+    explorer.show_head(1, None)
+    assert panels()[1][0] == "transformer"
+    explorer.model_menus[1].value = "luong-dot"                   # no heads: the row goes away
+    assert explorer.heads == [None, None] and explorer.head_row.layout.display == "none"
+    with pytest.raises(ValueError, match="no heads"):
+        explorer.show_head(1, 0)

@@ -5,8 +5,8 @@ The widgets are embedded with their state (``ipywidgets.embed``, the same html-m
 controls CSS as the built book, answered locally by the conftest's CDN stand-ins) in a column
 880 px wide (JupyterLab's notebook column in a 1024 px window) and 720 px wide: no button or
 label is cut (its text fits its box), Translate stays on the row of the model menu, and the
-explorer's "French word" label shows whole. Needs Chromium and playwright, like the other
-browser tests.
+explorer's "French word" label shows whole; with a Transformer, so is the "heads" menu's label
+(issue 15). Needs Chromium and playwright, like the other browser tests.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from attention_course import pretrained
 from attention_course.widgets import AttentionExplorer, DecodingStepper
 
 from conftest import LOCAL_HOSTS, local_asset
@@ -68,14 +69,20 @@ def _page(_chromium, tmp_path, widget, width: int):
     return context, page, blocked
 
 
+# The Transformer's stepper and explorer show a heads menu (the others hide it).
+MODELS = ["bahdanau"] + [m for m in ("transformer",) if m in pretrained.available()]
+
+
+@pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("width", [880, 720])
-def test_stepper_buttons_are_whole_and_translate_stays_on_its_row(_chromium, tmp_path, width):
-    stepper = DecodingStepper("I like red cars.", model="bahdanau")
+def test_stepper_buttons_are_whole_and_translate_stays_on_its_row(_chromium, tmp_path, width, model):
+    stepper = DecodingStepper("I like red cars.", model=model)
     context, page, _ = _page(_chromium, tmp_path, stepper, width)
     try:
         shown = {c["text"]: c for c in page.evaluate(MEASURE)}
+        assert ("heads" in shown) == (stepper.heads is not None)
         for text in ("◀ previous", "▶ play", "next ▶", "Translate", "greedy", "beam search", "Model",
-                     "beam size", "English"):
+                     "beam size", "English") + (("heads",) if stepper.heads else ()):
             assert text in shown, (text, sorted(shown))
             assert shown[text]["fits"], (f"{text!r} is cut at {width} px: {shown[text]['need']} px of text "
                                          f"in {shown[text]['has']} px")
@@ -86,12 +93,20 @@ def test_stepper_buttons_are_whole_and_translate_stays_on_its_row(_chromium, tmp
         context.close()
 
 
-def test_explorer_labels_are_whole(_chromium, tmp_path):
-    explorer = AttentionExplorer("I like red cars.", models=("bahdanau", "luong-dot"))
+@pytest.mark.parametrize("right", [m.replace("bahdanau", "luong-dot") for m in MODELS])
+def test_explorer_labels_are_whole(_chromium, tmp_path, right):
+    explorer = AttentionExplorer("I like red cars.", models=("bahdanau", right))
     context, page, _ = _page(_chromium, tmp_path, explorer, 880)
     try:
-        shown = {c["text"]: c for c in page.evaluate(MEASURE)}
+        measured = page.evaluate(MEASURE)
+        shown = {c["text"]: c for c in measured}
         for text in ("French word", "left model", "right model", "English"):
             assert text in shown and shown[text]["fits"], f"{text!r} is cut"
+        heads = [c for c in measured if c["text"] == "heads"]
+        assert all(c["fits"] for c in heads)
+        visible = page.evaluate("""() => [...document.querySelectorAll('.widget-dropdown')]
+            .filter(d => d.textContent.trim().startsWith('heads') && d.getBoundingClientRect().width
+                         && getComputedStyle(d).visibility === 'visible').length""")
+        assert visible == (explorer.heads[1] is not None)      # the left panel's menu keeps its place, hidden
     finally:
         context.close()

@@ -4,7 +4,8 @@ A decode records one attention row per step: for the Transformer, the last layer
 averaged over its heads (:mod:`attention_course.models.transformer_decoder`). The weights of
 every layer and head are recomputed here by one teacher-forced pass over the words the
 decoder chose, which gives exactly what the decoder computed at each of those steps (its
-step function runs the same layers over the same prefix).
+step function runs the same layers over the same prefix). The widgets show one head with these
+(:class:`~attention_course.widgets.DecodingStepper`, :class:`~attention_course.widgets.AttentionExplorer`).
 """
 from __future__ import annotations
 
@@ -14,6 +15,13 @@ import torch
 from .data.vocabulary import Vocabulary
 from .models.transformer_decoder import TransformerDecoder
 from .translator import Translator
+
+
+def head_count(translator) -> int | None:
+    """The number of heads of the last layer's attention over the source; None when ``translator``
+    does not hold a Transformer (an RNN model has one attention per step, or none)."""
+    decoder = getattr(getattr(translator, "model", None), "decoder", None)
+    return decoder.layers[-1].cross_attention.heads if isinstance(decoder, TransformerDecoder) else None
 
 
 @torch.no_grad()
@@ -39,3 +47,10 @@ def head_attention(translator: Translator, source_tokens: list[str], target_toke
     memory = model.encode(src, torch.tensor([src.size(1)], device=device))
     weights = model.decoder.cross_attention(tgt_in, memory)            # layers x 1 x heads x tgt_len+1 x src_len
     return weights[:, 0].float().cpu().numpy()
+
+
+def step_heads(translator: Translator, source_tokens: list[str], prefix: list[str]) -> np.ndarray:
+    """The last layer's weights ``heads x len(source_tokens)`` at the step that follows ``prefix``
+    (a hypothesis' words at that step, ``StepRecord.hypotheses[k].tokens``); their mean over the
+    heads is what the search recorded for it (``Hypothesis.attention``)."""
+    return head_attention(translator, source_tokens, prefix)[-1, :, -1]

@@ -7,6 +7,9 @@
 * :class:`AttentionExplorer` — live: two models' attention heatmaps for one sentence (in the
   book: :func:`attention_course.web.live_explorer_html`).
 
+For a Transformer both have a "heads" menu: the mean of the last layer's heads (what the search
+recorded, the default) or one head (:mod:`attention_course.transformer_heads`).
+
 Core ipywidgets only (ipywidgets 8 and 7.7.1, Colab's version). Static figures are in
 :mod:`attention_course.plots`.
 """

@@ -22,12 +22,17 @@ A step view (``decode["steps"][n]``, for ``Translation.steps[n]``)::
             (the hypothesis ``beams[from - 1]`` extended by the word ``new``;
              status: "alive" kept in the beam, "finished" ended with </s>, "pruned" dropped)
     done    the final translation on the last step, else None
+
+A Transformer has several attention heads per layer; the step views hold what the search
+recorded, the mean of the last layer's heads. :func:`with_weights` gives a step view that shows
+other weights over the source (one head's, from :mod:`attention_course.transformer_heads`),
+with a ``note`` saying which.
 """
 from __future__ import annotations
 
 import math
 
-__all__ = ["decode_view", "heatmap_view", "search_label", "step_state"]
+__all__ = ["decode_view", "heatmap_view", "search_label", "step_state", "with_weights"]
 
 
 def search_label(beam_size: int) -> str:
@@ -45,16 +50,17 @@ def _num(x: float, digits: int) -> str:
     return "0." + "0" * digits if text == "-0." + "0" * digits else text
 
 
+def _source_cells(attn, source: list[str]) -> tuple[list[dict], int | None]:
+    """A step's ``src`` cells and ``focus`` for the weights ``attn`` (None: no attention)."""
+    if attn is None:
+        return [{"a": "", "x": 0.0} for _ in source], None
+    attn = [float(a) for a in attn]
+    return [{"a": _num(a, 2), "x": round(min(max(a, 0.0), 1.0), 3)} for a in attn], _argmax(attn)
+
+
 def _step_view(step, n: int, total: int, source: list[str], beam_size: int, final: str) -> dict:
     best = step.hypotheses[0]
-    attn = best.attention
-    if attn is not None:
-        attn = [float(a) for a in attn]
-        src = [{"a": _num(a, 2), "x": round(min(max(a, 0.0), 1.0), 3)} for a in attn]
-        focus = _argmax(attn)
-    else:
-        src = [{"a": "", "x": 0.0} for _ in source]
-        focus = None
+    src, focus = _source_cells(best.attention, source)
     if beam_size == 1:
         nxt = step.chosen[-1] if step.chosen else None
         picked = {nxt}
@@ -92,6 +98,15 @@ def decode_view(translation, model: str, beam_size: int, text: str | None = None
     }
 
 
+def with_weights(view: dict, weights, source: list[str], note: str) -> dict:
+    """Step view ``view`` showing ``weights`` over the source instead (e.g. one attention head's),
+    with ``note`` under the source words saying what they are."""
+    if len(weights) != len(source):
+        raise ValueError(f"{len(weights)} weights for {len(source)} source words")
+    src, focus = _source_cells(weights, source)
+    return {**view, "src": src, "focus": focus, "note": note}
+
+
 def step_state(view: dict) -> dict:
     """The essentials of a step view, in the form of ``Translation.steps[n]`` (for tests)."""
     return {
@@ -102,15 +117,16 @@ def step_state(view: dict) -> dict:
     }
 
 
-def heatmap_view(translation, title: str) -> dict:
-    """A translation's attention matrix for :func:`.render.render_heatmap`.
+def heatmap_view(translation, title: str, attention=None) -> dict:
+    """A translation's attention matrix for :func:`.render.render_heatmap`; ``attention`` (one
+    row per French word) shows other weights instead, e.g. one Transformer head's.
 
     ``rows`` (one per French word) is None for a model without attention; each row has its
     ``cells`` (weight as text, empty below 0.005, and as a number), the ``focus`` column
     (highest weight) and the ``top`` three columns.
     """
     source = list(translation.source_tokens)
-    attn = translation.attention
+    attn = translation.attention if attention is None else attention
     rows = None
     if attn is not None:
         rows = []

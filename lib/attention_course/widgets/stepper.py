@@ -5,7 +5,10 @@
 
 Type a sentence, pick a model and a search, then step with the buttons, the slider or play.
 The sentence is decoded once (``Translator.translate`` records every step); stepping only
-redraws the record. Core ipywidgets only, so it runs with ipywidgets 8 and with 7.7.1 (Colab).
+redraws the record. For a Transformer, the "heads" menu switches the weights over the source
+between what the search recorded (the mean of the last layer's heads) and one of those heads
+(recomputed by :func:`attention_course.transformer_heads.step_heads`, once per step shown).
+Core ipywidgets only, so it runs with ipywidgets 8 and with 7.7.1 (Colab).
 Without a kernel (a notebook opened before it runs) the cell shows the widget's text form: a
 line saying to run it, and what it decodes.
 """
@@ -16,13 +19,15 @@ from collections import OrderedDict
 import ipywidgets as widgets
 
 from ..checkpoint import CheckpointError
-from .data import decode_view, search_label, step_state
+from ..transformer_heads import head_count, step_heads
+from .data import decode_view, search_label, step_state, with_weights
 from .examples import EXAMPLES
 from .render import render_error, render_step, style_tag
 
 __all__ = ["DecodingStepper"]
 
 GREEDY, BEAM = "greedy", "beam search"
+MEAN = -1          # the heads menu's value for the mean of the heads (what the search recorded)
 CACHE_SIZE = 32
 PLAY_LABEL, STOP_LABEL = "▶ play", "❚❚ stop"
 # ipywidgets 8's Play starts playing in the browser when the kernel sets ``playing``; 7.7.1's
@@ -74,6 +79,18 @@ def wrap(body: str) -> str:
     return f'{style_tag()}<div class="ac-widget">{body}</div>'
 
 
+def head_options(heads: int | None) -> list[tuple[str, int]]:
+    """The heads menu of a Transformer with ``heads`` heads in its last layer: the mean, then each head."""
+    return [(f"mean of {heads}" if heads else "mean", MEAN)] + [(f"head {h + 1}", h) for h in range(heads or 0)]
+
+
+def head_note(head: int | None, heads: int) -> str:
+    """What a Transformer's weights over the source are: the head mean, or one head."""
+    if head is None:
+        return f"Last layer, mean of its {heads} heads: what the search recorded."
+    return f"Last layer, head {head + 1} of {heads} alone (the search recorded the mean of the {heads})."
+
+
 def friendly_error(exc: Exception) -> str:
     if isinstance(exc, (ValueError, CheckpointError)):
         return str(exc)
@@ -94,8 +111,11 @@ class DecodingStepper(widgets.VBox):
             raise ValueError(f"unknown model {model!r}; choose one of: {', '.join(models)}")
         self._load, self._top_k = loader, top_k
         self._cache: OrderedDict = OrderedDict()
+        self._step_heads: dict = {}
         self.decode: dict | None = None      # the data of the current decode (see .data)
         self.translation = None              # its Translation
+        self.translator = None               # the model that decoded it (loader's object)
+        self.heads: int | None = None        # its number of heads (a Transformer; else None)
         self.error: str | None = None        # the message shown instead, if any
 
         wide = {"description_width": "6em"}
@@ -129,6 +149,11 @@ class DecodingStepper(widgets.VBox):
                                         style={"description_width": "3.5em"},
                                         layout=widgets.Layout(flex="1 1 auto", width="auto", min_width="10em"))
         widgets.jslink((self.play, "value"), (self.slider, "value"))
+        # A Transformer's attention heads (last layer): the mean (what the search recorded) or one
+        # head. Shown only for a Transformer.
+        self.heads_menu = widgets.Dropdown(options=head_options(None), value=MEAN, description="heads",
+                                           style={"description_width": "4em"}, layout=fixed("12em"))
+        self.heads_menu.layout.display = "none"
         self.view = widgets.HTML()
 
         self.text_box.observe(self._inputs_changed, names="value")
@@ -143,12 +168,14 @@ class DecodingStepper(widgets.VBox):
         if not KERNEL_TIMER:
             self.play.observe(self._playing_changed, names=["playing"])
         self.slider.observe(self._step_changed, names="value")
+        self.heads_menu.observe(self._head_changed, names="value")
 
         super().__init__(children=[
             self.text_box,
             widgets.HBox([self.model_menu, self.search_buttons, self.beam_slider, self.translate_button],
                          layout=widgets.Layout(flex_flow="row wrap", align_items="center")),
-            widgets.HBox([self.prev_button, self.play_button, self.next_button, self.slider, self.play],
+            widgets.HBox([self.prev_button, self.play_button, self.next_button, self.slider, self.heads_menu,
+                          self.play],
                          layout=widgets.Layout(flex_flow="row wrap", align_items="center")),
             self.view,
         ], **kwargs)
@@ -167,15 +194,18 @@ class DecodingStepper(widgets.VBox):
         key = (text, model, beam)
         try:
             if key not in self._cache:
-                translation = self._load(model).translate(text, beam_size=beam, top_k=self._top_k)
-                self._cache[key] = (translation, decode_view(translation, model, beam, text))
+                translator = self._load(model)
+                translation = translator.translate(text, beam_size=beam, top_k=self._top_k)
+                # the translation, its view, its model and the per-head weights of the steps shown so far
+                self._cache[key] = (translation, decode_view(translation, model, beam, text), translator, {})
                 while len(self._cache) > CACHE_SIZE:
                     self._cache.popitem(last=False)
             self._cache.move_to_end(key)
-            self.translation, self.decode = self._cache[key]
+            self.translation, self.decode, self.translator, self._step_heads = self._cache[key]
             self.error = None
         except Exception as exc:  # noqa: BLE001 - shown to the reader instead of a traceback
-            self.translation, self.decode, self.error = None, None, friendly_error(exc)
+            self.translation, self.decode, self.translator, self.error = None, None, None, friendly_error(exc)
+        self._set_heads(head_count(self.translator) if self.decode is not None else None)
         last = len(self.decode["steps"]) - 1 if self.decode else 0
         self.stop()
         self.play.value = 0
@@ -186,6 +216,68 @@ class DecodingStepper(widgets.VBox):
 
     def _inputs_changed(self, change) -> None:
         self.run()
+
+    # ---- a Transformer's heads (redraw only) ------------------------------------------------
+
+    def _set_heads(self, heads: int | None) -> None:
+        """Show the heads menu for a Transformer with ``heads`` heads (hide it otherwise); a
+        chosen head stays chosen while the model has it."""
+        keep = self.heads_menu.value if heads and self.heads_menu.value < heads else MEAN
+        self.heads = heads
+        self._quiet = True            # the caller redraws once
+        try:
+            if list(self.heads_menu.options) != head_options(heads):
+                self.heads_menu.value = MEAN
+                self.heads_menu.options = head_options(heads)
+            self.heads_menu.value = keep
+        finally:
+            self._quiet = False
+        self.heads_menu.layout.display = None if heads else "none"
+
+    @property
+    def head(self) -> int | None:
+        """The head whose weights are shown (0-based), or None for the mean (what the search recorded)."""
+        return None if self.heads is None or self.heads_menu.value == MEAN else int(self.heads_menu.value)
+
+    def show_head(self, head: int | None) -> None:
+        """Show one head's weights (0-based) or, with None, their mean (a Transformer only)."""
+        if head is not None and (self.heads is None or not 0 <= head < self.heads):
+            raise ValueError(f"head must be None (the mean) or from 0 to {(self.heads or 0) - 1}; "
+                             f"{self.model_menu.value} has {self.heads or 'no'} heads")
+        self.heads_menu.value = MEAN if head is None else head
+
+    def _head_changed(self, change) -> None:
+        if not getattr(self, "_quiet", False):
+            self._draw()
+
+    def _head_weights(self):
+        """The current step's weights in each head of the last layer (heads x source words), for
+        the best hypothesis of that step; computed once per step shown."""
+        if self.step not in self._step_heads:
+            best = self.translation.steps[self.step].hypotheses[0]
+            self._step_heads[self.step] = step_heads(self.translator, self.translation.source_tokens, best.tokens)
+        return self._step_heads[self.step]
+
+    def _view(self) -> dict:
+        """The current step's view, with the chosen head's weights for a Transformer."""
+        view = self.decode["steps"][self.step]
+        if self.heads is None:
+            return view
+        if self.head is None:
+            return {**view, "note": head_note(None, self.heads)}
+        return with_weights(view, self._head_weights()[self.head], self.decode["source"],
+                            head_note(self.head, self.heads))
+
+    @property
+    def weights(self) -> list[float] | None:
+        """The weights over the source the current step shows (None without attention): the best
+        hypothesis' recorded ones, or the chosen head's."""
+        if self.decode is None:
+            return None
+        recorded = self.translation.steps[self.step].hypotheses[0].attention
+        if recorded is None or self.head is None:
+            return None if recorded is None else [float(a) for a in recorded]
+        return [float(a) for a in self._head_weights()[self.head]]
 
     # ---- stepping (redraw only) -----------------------------------------------------------
 
@@ -285,7 +377,7 @@ class DecodingStepper(widgets.VBox):
         if self.decode is None:
             self.view.value = wrap(render_error(self.error or ""))
         else:
-            self.view.value = wrap(render_step(self.decode, self.step))
+            self.view.value = wrap(render_step(self.decode, self.step, self._view()))
         self.prev_button.disabled = self.decode is None or self.step == 0
         self.next_button.disabled = self.decode is None or self.step >= self.n_steps - 1
         self.play_button.disabled = self.decode is None or self.n_steps < 2
@@ -303,7 +395,8 @@ class DecodingStepper(widgets.VBox):
 
     @property
     def state(self) -> dict:
-        """What the current step shows: prefix, focus (source index), top-k words, beams."""
+        """What the current step shows: the head (None: the mean or a model without heads),
+        prefix, focus (source index), top-k words, beams."""
         if self.decode is None:
             return {"error": self.error}
-        return {"step": self.step, **step_state(self.decode["steps"][self.step])}
+        return {"step": self.step, "head": self.head, **step_state(self._view())}
