@@ -508,6 +508,11 @@ needs_transformer = pytest.mark.skipif("transformer" not in pretrained.available
                                        reason="the transformer checkpoint is not shipped")
 
 
+def meta(html: str) -> str:
+    """A step's line of model, search and (for a Transformer) which weights it shows."""
+    return parse(html)[0].find("ac-meta").text
+
+
 def cell_text(a: float) -> str:
     """A heatmap cell's text: two decimals without the 0, "1" from 0.995, empty below 0.005."""
     return "1" if a >= 0.995 else (f"{a:.2f}"[1:] if a >= 0.005 else "")
@@ -530,6 +535,7 @@ def test_the_stepper_shows_the_head_mean_or_one_head_of_a_transformer(beam_size)
     assert stepper.heads_menu.layout.display != "none" and stepper.head is None
     t = stepper.translation
     assert t.text == tr.translate(SENTENCE, beam_size=beam_size).text
+    search = "greedy" if beam_size == 1 else f"beam {beam_size}"
     for n, step in enumerate(t.steps):
         stepper.go(n)
         best = step.hypotheses[0]
@@ -538,7 +544,8 @@ def test_the_stepper_shows_the_head_mean_or_one_head_of_a_transformer(beam_size)
         stepper.show_head(None)
         assert stepper.weights == [float(a) for a in best.attention]
         shown = check_step(stepper.html, step, t.source_tokens, beam_size > 1, n, len(t.steps))
-        assert f"mean of its {heads} heads" in shown["all_text"] and stepper.state["head"] is None
+        assert meta(stepper.html) == f"transformer · {search} · mean of the {heads} heads (last layer)"
+        assert stepper.state["head"] is None
         for h in range(heads):
             stepper.heads_menu.value = h                                         # as a reader picks it
             assert stepper.head == h and stepper.state["head"] == h
@@ -549,7 +556,7 @@ def test_the_stepper_shows_the_head_mean_or_one_head_of_a_transformer(beam_size)
             want = expected(step, beam_size > 1)
             assert (shown["prefix"], shown["next"], shown["topk"], shown["beams"]) == \
                 (want["prefix"], want["next"], want["topk"], want["beams"])
-            assert f"head {h + 1} of {heads} alone" in shown["all_text"]
+            assert meta(stepper.html) == f"transformer · {search} · head {h + 1} of {heads} (last layer)"
     assert len(loader.calls) == 1
 
 
@@ -564,7 +571,7 @@ def test_models_without_heads_hide_the_heads_menu():
         assert stepper.error is None, stepper.error
         assert stepper.heads is None and stepper.head is None and stepper.state["head"] is None
         assert stepper.heads_menu.layout.display == "none"
-        assert "Last layer" not in shown_step(stepper.html)["all_text"]
+        assert meta(stepper.html) == f"{model} · greedy"
         with pytest.raises(ValueError, match="no heads"):
             stepper.show_head(0)
         attention = stepper.translation.steps[0].hypotheses[0].attention

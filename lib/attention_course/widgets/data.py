@@ -26,7 +26,7 @@ A step view (``decode["steps"][n]``, for ``Translation.steps[n]``)::
 A Transformer has several attention heads per layer; the step views hold what the search
 recorded, the mean of the last layer's heads. :func:`with_weights` gives a step view that shows
 other weights over the source (one head's, from :mod:`attention_course.transformer_heads`),
-with a ``note`` saying which.
+with a label saying which (``weights``).
 """
 from __future__ import annotations
 
@@ -98,13 +98,13 @@ def decode_view(translation, model: str, beam_size: int, text: str | None = None
     }
 
 
-def with_weights(view: dict, weights, source: list[str], note: str) -> dict:
-    """Step view ``view`` showing ``weights`` over the source instead (e.g. one attention head's),
-    with ``note`` under the source words saying what they are."""
+def with_weights(view: dict, weights, source: list[str], label: str) -> dict:
+    """Step view ``view`` showing ``weights`` over the source instead (e.g. one attention head's);
+    ``label`` says which (``weights``, shown after the model and the search)."""
     if len(weights) != len(source):
         raise ValueError(f"{len(weights)} weights for {len(source)} source words")
     src, focus = _source_cells(weights, source)
-    return {**view, "src": src, "focus": focus, "note": note}
+    return {**view, "src": src, "focus": focus, "weights": label}
 
 
 def step_state(view: dict) -> dict:

@@ -70,8 +70,6 @@ def _source(source: list[str], view: dict) -> list[str]:
     out = [_e("div", "ac-src", children=words)]
     if view["focus"] is None:
         out.append(_e("div", "ac-note", TEXT["no_attention"]))
-    elif view.get("note"):        # which weights these are (a Transformer's head mean or one head)
-        out.append(_e("div", "ac-note", view["note"]))
     return out
 
 
@@ -120,9 +118,11 @@ def render_step(decode: dict, n: int, view: dict | None = None) -> str:
     """The HTML of step ``n`` of a decode (a dict from :func:`.data.decode_view`); ``view``
     replaces that step's view (e.g. one showing a single attention head, :func:`.data.with_weights`)."""
     view = decode["steps"][n] if view is None else view
+    meta = f"{decode['model']} · {decode['search']}"
+    if view.get("weights"):       # which weights the source row shows (a Transformer's head mean or one head)
+        meta += f" · {view['weights']}"
     parts = [
-        _e("div", "ac-head", children=[_e("span", "ac-steplabel", view["label"]),
-                                       _e("span", "ac-meta", f"{decode['model']} · {decode['search']}")]),
+        _e("div", "ac-head", children=[_e("span", "ac-steplabel", view["label"]), _e("span", "ac-meta", meta)]),
         _row(TEXT["source"], *_source(decode["source"], view)),
         _row(TEXT["prefix"], _prefix(view)),
         _row(TEXT["topk"], _topk(view)),

@@ -84,11 +84,10 @@ def head_options(heads: int | None) -> list[tuple[str, int]]:
     return [(f"mean of {heads}" if heads else "mean", MEAN)] + [(f"head {h + 1}", h) for h in range(heads or 0)]
 
 
-def head_note(head: int | None, heads: int) -> str:
-    """What a Transformer's weights over the source are: the head mean, or one head."""
-    if head is None:
-        return f"Last layer, mean of its {heads} heads: what the search recorded."
-    return f"Last layer, head {head + 1} of {heads} alone (the search recorded the mean of the {heads})."
+def head_label(head: int | None, heads: int) -> str:
+    """Which of a Transformer's weights over the source a step shows: the heads' mean (what the
+    search recorded) or one head (0-based ``head``); the words of the book's stepper (``web/stepper.js``)."""
+    return f"mean of the {heads} heads (last layer)" if head is None else f"head {head + 1} of {heads} (last layer)"
 
 
 def friendly_error(exc: Exception) -> str:
@@ -264,9 +263,9 @@ class DecodingStepper(widgets.VBox):
         if self.heads is None:
             return view
         if self.head is None:
-            return {**view, "note": head_note(None, self.heads)}
+            return {**view, "weights": head_label(None, self.heads)}
         return with_weights(view, self._head_weights()[self.head], self.decode["source"],
-                            head_note(self.head, self.heads))
+                            head_label(self.head, self.heads))
 
     @property
     def weights(self) -> list[float] | None:
