@@ -12,7 +12,9 @@ headless Chromium gives what the Python translator gives.
 * Messages: empty input, 1,000 words, bad beam sizes give Python's messages, before any download.
 * The page: user text only ever becomes text, the controls work (next stops playback), weights
   are fetched only when the reader presses Translate or switches model, and no request leaves
-  the site. The site is :func:`attention_course.web.write_site` with ``standalone=True``;
+  the site. For the Transformer the stepper's "Attention" menu (keyboard-usable, labelled)
+  shows the mean of the last layer's heads or one head; the shown weights are the step
+  graph's per-head output, which equals ``transformer_heads.head_attention`` within 1e-4. The site is :func:`attention_course.web.write_site` with ``standalone=True``;
   ``test_book_page`` builds a small Jupyter Book with the ``live-translator`` directive.
 """
 from __future__ import annotations
@@ -39,7 +41,9 @@ from helpers_widgets import PAYLOADS  # noqa: E402
 from attention_course import pretrained  # noqa: E402
 from attention_course.data.text import detokenize, normalize, tokenize  # noqa: E402
 from attention_course.export.onnx import exportable_models  # noqa: E402
+from attention_course.transformer_heads import head_attention  # noqa: E402
 from attention_course.translator import MAX_TOKENS, check_beam, check_text  # noqa: E402
+from attention_course.web import attention_heads, live_html  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -255,7 +259,7 @@ def test_a_few_against_translate_itself_with_step_records(live):
     """``translate`` (one sentence, with its step record) and the stepper's view of each step."""
     from attention_course.widgets.data import decode_view
     texts = ["Tom doesn't like the zorblax, but his sister loves it.", "Go!", "Where did you put the newspaper?"]
-    for name in ("bahdanau", "luong-local-p", "seq2seq"):
+    for name in [n for n in ("bahdanau", "luong-local-p", "seq2seq", "transformer") if n in MODELS]:
         translator = pretrained.load(name)
         views = live.page.evaluate("""async ([name, texts]) => {
             const model = await AttentionCourse.live.getModel(name), out = [];
@@ -400,6 +404,100 @@ def test_reader_text_stays_text(fresh, text):
     page.fill(".ac-slider", str(len(py.steps) - 1))
     assert page.evaluate(count) == before
     assert live.dialogs == [] and live.problems() == []
+
+
+def test_head_setting_of_the_markup():
+    """live_html's ``head``: "mean" or a head of the first model's last layer, checked."""
+    def config(html):
+        return json.loads(re.search(r'class="ac-live-config">(.*?)</script>', html, flags=re.S).group(1))
+
+    cfg = config(live_html())
+    assert cfg["head"] == "mean"
+    assert {m["name"]: m["heads"] for m in cfg["models"]} == {n: attention_heads(n) for n in MODELS}
+    if "transformer" not in MODELS:
+        pytest.skip("no Transformer is shipped")
+    n = pretrained.load("transformer").model.decoder.layers[-1].cross_attention.heads
+    assert attention_heads("transformer") == n and attention_heads("bahdanau") == 0
+    assert config(live_html(model="transformer", head=n))["head"] == n
+    assert config(live_html(model="transformer", head=str(n)))["head"] == n
+    for bad in (0, n + 1, "first", 1.5, True):
+        with pytest.raises(ValueError, match=f"from 1 to {n}"):
+            live_html(model="transformer", head=bad)
+    with pytest.raises(ValueError, match="has no attention heads"):
+        live_html(model="bahdanau", head=1)
+
+
+def _shown_weights(page) -> list[str]:
+    return page.locator(".ac-src .ac-w").all_inner_texts()
+
+
+def test_stepper_shows_the_transformers_heads(fresh):
+    """The "Attention" menu: hidden for a recurrent model; for the Transformer, the mean of the
+    last layer's heads at first, then each head (chosen with the keyboard). At every step the
+    words show the step graph's weights for the best hypothesis, and those equal Python's
+    (``head_attention`` for that hypothesis' prefix) within 1e-4; the mean is Translation.attention."""
+    if "transformer" not in MODELS:
+        pytest.skip("no Transformer is shipped")
+    text = "The little girl is reading a book in the garden."
+    live = fresh()
+    page = live.page
+    assert page.is_hidden(".ac-live-head")                     # bahdanau first: no heads
+    page.fill(".ac-live-text", text)
+    page.select_option(".ac-live-model", "transformer")
+    assert page.is_visible(".ac-live-head")
+    H = attention_heads("transformer")
+    label = page.evaluate("() => document.querySelector('.ac-live-head').labels[0].textContent")
+    assert label == "Attention"
+    assert page.locator(".ac-live-head option").all_inner_texts() == (
+        [f"mean of the {H} heads (last layer)"] + [f"head {h} of {H} (last layer)" for h in range(1, H + 1)])
+    page.select_option(".ac-live-search", "beam")
+    page.fill(".ac-live-beam", "3")
+    page.dispatch_event(".ac-live-beam", "change")
+    page.click(".ac-live-go")
+    _wait_ready(page)
+    translator = pretrained.load("transformer")
+    py = translator.translate(text, beam_size=3)
+    assert page.inner_text(".ac-live-out") == py.text
+    root = page.locator(".ac-live")
+    assert root.get_attribute("data-head") == "mean"
+    steps = page.evaluate("() => AttentionCourse.live.instances[0].state.translation.steps.map(s => "
+                          "s.hypotheses.map(h => [h.tokens, h.attention, h.heads]))")
+    assert len(steps) == len(py.steps)
+    worst, checked = 0.0, 0
+    for n, hypotheses in enumerate(steps):   # every hypothesis of the beam, not only the best
+        assert [h[0] for h in hypotheses] == [h.tokens for h in py.steps[n].hypotheses]
+        for (prefix, mean, heads), hyp in zip(hypotheses, py.steps[n].hypotheses):
+            expected = head_attention(translator, py.source_tokens, prefix)[-1, :, -1]     # heads x S
+            assert np.asarray(heads).shape == expected.shape == (H, len(py.source_tokens))
+            worst = max(worst, float(np.abs(np.asarray(heads) - expected).max()),
+                        float(np.abs(np.asarray(mean) - hyp.attention).max()))
+            checked += 1
+    assert worst <= TOL, worst
+    assert checked > len(steps)
+    record = [hypotheses[0] for hypotheses in steps]   # what the stepper shows: the best hypothesis
+    num = "(xs) => xs.map(x => AttentionCourse.translator.num(x, 2))"
+    page.focus(".ac-live-head")
+    for head in ["mean"] + [str(h) for h in range(1, H + 1)]:
+        if head != "mean":
+            page.keyboard.press("ArrowDown")                  # the next option, from the keyboard
+        assert page.input_value(".ac-live-head") == head and root.get_attribute("data-head") == head
+        for n in (0, len(record) // 2, len(record) - 1):
+            page.fill(".ac-slider", str(n))
+            prefix, mean, heads = record[n]
+            weights = mean if head == "mean" else heads[int(head) - 1]
+            assert _shown_weights(page) == page.evaluate(num, weights), (head, n)
+            shown = "mean of the" if head == "mean" else f"head {head} of {H}"
+            assert shown in page.inner_text(".ac-meta")
+            focus = page.locator(".ac-src .ac-word").evaluate_all(
+                "(ws) => ws.findIndex(w => w.classList.contains('ac-focus'))")
+            assert focus == int(np.argmax(weights))
+        page.focus(".ac-live-head")
+    # back to a recurrent model: the menu goes, the weights are its one attention
+    page.select_option(".ac-live-model", "bahdanau")
+    page.wait_for_function("() => document.querySelector('.ac-meta').textContent.startsWith('bahdanau')")
+    _wait_ready(page)
+    assert page.is_hidden(".ac-live-head") and root.get_attribute("data-head") == ""
+    assert live.problems() == []
 
 
 # ---------------------------------------------------------------------------------------------

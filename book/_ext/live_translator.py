@@ -7,7 +7,15 @@ A page includes it with the directive (in a notebook, a Markdown cell holding ju
 
 Options (all optional): ``:model:`` the model selected at first (default ``bahdanau``),
 ``:models:`` which models the menu offers (comma-separated; default: every shipped model),
-``:text:`` the sentence in the box at first, ``:beam:`` 1 for greedy (default) or a beam size.
+``:text:`` the sentence in the box at first, ``:beam:`` 1 for greedy (default) or a beam size,
+``:head:`` for a model with attention heads (the Transformer), the attention shown at first:
+``mean`` (default: the mean over the last layer's heads) or a head of the last layer, from 1
+(the reader switches with the stepper's "Attention" menu, shown for such models)::
+
+    ```{live-translator}
+    :model: transformer
+    :head: 2
+    ```
 
 The directive writes an empty container with its settings (``attention_course.web.live_html``)
 and the page gets ``stepper.js`` and its helpers (nothing else on pages without it). When the
@@ -41,7 +49,7 @@ def _pages(env) -> set:
 class LiveTranslator(SphinxDirective):
     has_content = False
     option_spec = {"model": directives.unchanged, "models": directives.unchanged,
-                   "text": directives.unchanged, "beam": directives.positive_int}
+                   "text": directives.unchanged, "beam": directives.positive_int, "head": directives.unchanged}
 
     def run(self):
         from attention_course.web import DEFAULT_TEXT, live_html
@@ -49,7 +57,8 @@ class LiveTranslator(SphinxDirective):
         models = [m.strip() for m in self.options.get("models", "").split(",") if m.strip()] or None
         try:
             html = live_html(models=models, model=self.options.get("model") or None,
-                             text=self.options.get("text", DEFAULT_TEXT), beam=self.options.get("beam", 1))
+                             text=self.options.get("text", DEFAULT_TEXT), beam=self.options.get("beam", 1),
+                             head=(self.options.get("head") or "mean").strip())
         except ValueError as e:
             raise self.error(f"live-translator: {e}") from None
         _pages(self.env).add(self.env.docname)

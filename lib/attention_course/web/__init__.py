@@ -31,7 +31,7 @@ from ..paths import user_cache_dir
 
 __all__ = ["ORT_VERSION", "ORT_FILES", "JS_FILES", "CSS_FILES", "assets_dir", "ensure_onnxruntime_web",
            "write_site", "live_html", "live_explorer_html", "standalone_page", "description", "DEFAULT_TEXT",
-           "EXPLORER_MODELS", "WebAssetsError", "safe_json"]
+           "EXPLORER_MODELS", "WebAssetsError", "safe_json", "attention_heads"]
 
 ORT_VERSION = "1.31.1"
 # The files of onnxruntime-web the page loads, and their sha256 (npm's onnxruntime-web@ORT_VERSION).
@@ -127,6 +127,17 @@ def description(name: str) -> str:
         return ""
 
 
+def attention_heads(name: str) -> int:
+    """How many attention heads the shipped model ``name`` has in its last decoder layer (the
+    heads the stepper can show one by one): its configuration's ``heads`` for a Transformer,
+    0 for the recurrent models."""
+    from .. import pretrained
+    from ..models.seq2seq import ModelConfig
+
+    cfg = ModelConfig.from_dict(pretrained.config(name)["model"])
+    return cfg.heads if cfg.decoder == "transformer" else 0
+
+
 def write_site(out_dir: str | os.PathLike, names=None, cache_dir: str | os.PathLike | None = None,
                ort_dir: str | os.PathLike | None = None, log=None, standalone: bool = False) -> dict:
     """Write the scripts, styles, ONNX Runtime Web and the exported models into ``out_dir``
@@ -213,12 +224,30 @@ def live_explorer_html(models: list[str] | None = None, left: str | None = None,
             'it runs the models in this page.</p></div></div>')
 
 
+def _check_head(head, model: str) -> str | int:
+    if head is None or head == "mean":
+        return "mean"
+    n = attention_heads(model)
+    if not n:
+        raise ValueError(f"head {head!r}: model {model!r} has no attention heads (only a Transformer has; "
+                         "leave the head out or give 'mean')")
+    if isinstance(head, str) and head.strip().isdigit():
+        head = int(head)
+    if isinstance(head, bool) or not isinstance(head, int) or not 1 <= head <= n:
+        raise ValueError(f"head must be 'mean' or a whole number from 1 to {n} (the heads of {model}), got {head!r}")
+    return head
+
+
 def live_html(models: list[str] | None = None, model: str | None = None, text: str = DEFAULT_TEXT,
-              beam: int = 1, top_k: int = 5, base: str | None = None, interval_ms: int = 900) -> str:
+              beam: int = 1, top_k: int = 5, base: str | None = None, interval_ms: int = 900,
+              head: str | int | None = None) -> str:
     """The markup of one live stepper: an empty container that ``stepper.js`` fills, with its
     settings as JSON (escaped for a ``<script>`` element) and a line for readers without
     JavaScript. ``base`` is the URL of the folder :func:`write_site` wrote (default: the folder
-    ``stepper.js`` was loaded from)."""
+    ``stepper.js`` was loaded from). ``head``: for a model with attention heads (the
+    Transformer), the attention shown at first: ``"mean"`` (default, the mean over the last
+    layer's heads, as ``Translation.attention``) or one head of the last layer, 1 to
+    :func:`attention_heads`; the reader can change it with the stepper's "Attention" menu."""
     from ..translator import check_beam
     from ..widgets.render import theme
 
@@ -226,9 +255,9 @@ def live_html(models: list[str] | None = None, model: str | None = None, text: s
     model = model or ("bahdanau" if "bahdanau" in names else names[0])
     if model not in names:
         raise ValueError(f"model {model!r} is not among the stepper's models {names}")
-    config = {"models": [{"name": n, "description": description(n)} for n in names],
+    config = {"models": [{"name": n, "description": description(n), "heads": attention_heads(n)} for n in names],
               "model": model, "text": str(text), "beam": check_beam(beam), "top_k": int(top_k),
-              "interval": int(interval_ms), "theme": theme(), "note": NOTE}
+              "interval": int(interval_ms), "theme": theme(), "note": NOTE, "head": _check_head(head, model)}
     if base is not None:
         config["base"] = str(base)
     return ('<div class="ac-widget ac-live">'

@@ -9,10 +9,13 @@
  *
  * ``model`` is anything with
  *   encode(ids) -> Promise<{memory, state}>        state: array of Float32Array rows (batch 1)
- *   step(prev, state, memory) -> Promise<{logProbs, state, attention}>
+ *   step(prev, state, memory) -> Promise<{logProbs, state, attention, heads}>
  *       prev: K ids; state: array (one per state tensor) of Float32Array(K * D);
- *       logProbs: Float32Array(K * V); attention: Float32Array(K * S) or null
- * and ``vocabSize`` (V). Ids: <pad> 0, <unk> 1, <s> 2, </s> 3.
+ *       logProbs: Float32Array(K * V); attention: Float32Array(K * S) or null;
+ *       heads: Float32Array(K * H * S) or null (a Transformer's last layer, head by head)
+ * and ``vocabSize`` (V), ``heads`` (H, 0 without heads). Ids: <pad> 0, <unk> 1, <s> 2, </s> 3.
+ * A state's rows are selected by beam parent whatever D is (the Transformer's state is its
+ * target prefix, K x (1 + t) float ids, and grows by one column a step).
  */
 (function (root) {
   "use strict";
@@ -54,6 +57,14 @@
 
   function row(arr, k, width) { return arr ? Array.prototype.slice.call(arr, k * width, (k + 1) * width) : null; }
 
+  /* Hypothesis k's weights of each of H heads (heads: K x H x S, or null): H arrays of S. */
+  function headRows(heads, k, H, S) {
+    if (!heads) return null;
+    var out = [];
+    for (var h = 0; h < H; h++) out.push(row(heads, k * H + h, S));
+    return out;
+  }
+
   function selectRows(state, rows, width) {
     return state.map(function (s) {
       var d = s.length / width | 0, out = new Float32Array(rows.length * d);
@@ -68,7 +79,7 @@
     var enc = await model.encode(ids);
     var memory = enc.memory, state = enc.state;
     var limit = maxLength(S, opts.maxLenA || 2.0, opts.maxLenB === undefined ? 10 : opts.maxLenB);
-    var prev = BOS, tokens = [], attn = [], seen = [], score = 0;
+    var prev = BOS, tokens = [], attn = [], headsSeen = [], seen = [], score = 0, H = model.heads || 0;
     for (var t = 0; t < limit; t++) {
       var out = await model.step([prev], state, memory);
       var lp = out.logProbs;
@@ -80,6 +91,7 @@
       score = f32(score + lp[best]);
       tokens.push(best);
       attn.push(out.attention ? Array.from(out.attention.subarray(0, S)) : null);
+      if (record) headsSeen.push(headRows(out.heads, 0, H, S));
       if (record) seen.push(lp);
       if (best === EOS) break;
     }
@@ -91,7 +103,7 @@
       var s = 0;
       for (var v = 0; v < u; v++) s = f32(s + seen[v][tokens[v]]);
       steps.push({t: u, hypotheses: [{tokens: tokens.slice(0, u), score: s, attention: hasAttn ? weights[u] : null,
-                                      topK: topKList(seen[u], k, 0, V)}],
+                                      heads: headsSeen[u], topK: topKList(seen[u], k, 0, V)}],
                   chosen: tokens.slice(0, u + 1), candidates: []});
     }
     return {tokens: tokens[n - 1] === EOS ? tokens.slice(0, n - 1) : tokens.slice(0, n), score: score,
@@ -170,7 +182,10 @@
           finished.push([normalised(topScores[r1], toks.length + 1, alphaLp), toks, topScores[r1], a]);
         }
       }
-      if (record) steps.push(beamRecord(t, K, V, S, hist, scores, alpha, lp, topScores, parent, word, keep, topk));
+      if (record) {
+        steps.push(beamRecord(t, K, V, S, hist, scores, alpha, lp, topScores, parent, word, keep, topk,
+                              out.heads, model.heads || 0));
+      }
       var done = finished.length >= K || last;
       scores = Float32Array.from(keepIdx.map(function (r) { return topScores[r]; }));
       prev = keepIdx.map(function (r) { return word[r]; });
@@ -184,12 +199,12 @@
     return {tokens: best[1], score: best[2], attention: best[3], steps: steps};
   }
 
-  function beamRecord(t, K, V, S, hist, scores, alpha, lp, topScores, parent, word, keep, topk) {
+  function beamRecord(t, K, V, S, hist, scores, alpha, lp, topScores, parent, word, keep, topk, heads, H) {
     var hyps = [];
     for (var k = 0; k < K; k++) {
       if (isFinite(scores[k])) {
         hyps.push({tokens: hist[k].slice(), score: scores[k], attention: alpha ? row(alpha, k, S) : null,
-                   topK: topKList(lp, topk, k * V, V)});
+                   heads: headRows(heads, k, H, S), topK: topKList(lp, topk, k * V, V)});
       }
     }
     var cands = [];

@@ -9,6 +9,11 @@
  * into the page with textContent, never as HTML. A step is drawn with the same elements and CSS
  * classes as widgets/render.py's render_step (the live ipywidgets), plus a bar above each
  * source word showing its attention weight.
+ *
+ * For a model with attention heads (the Transformer) the source row shows the last layer's
+ * weights averaged over its heads, as Python's Translation.attention does; the "Attention"
+ * menu shows one head of that layer instead (the step graph's ``heads`` output, recorded per
+ * hypothesis by search.js). The menu is hidden for models without heads.
  */
 (function (root) {
   "use strict";
@@ -139,11 +144,27 @@
     })));
   }
 
-  function renderStep(theme, decode, n) {
-    var view = decode.steps[n], t = theme.text;
+  /* What the attention menu shows: "mean" (the heads' mean) or head h (1-based) of the last layer. */
+  function headLabel(head, H) {
+    return head === "mean" ? "mean of the " + H + " heads (last layer)" : "head " + head + " of " + H + " (last layer)";
+  }
+
+  /* ``view`` with the source weights of head ``head`` (1-based) instead of the heads' mean. */
+  function headView(view, head) {
+    if (head === "mean" || !view.heads) return view;
+    var h = view.heads[Number(head) - 1];
+    return Object.assign({}, view, {src: h.src, focus: h.focus});
+  }
+
+  function renderStep(theme, decode, n, head) {
+    var view = decode.steps[n], t = theme.text, meta = decode.model + " \u00b7 " + decode.search;
+    head = head === undefined || head === null ? "mean" : String(head);
+    if (view.heads) {
+      meta += " \u00b7 " + headLabel(head, view.heads.length);
+      view = headView(view, head);
+    }
     var parts = [
-      el("div", "ac-head", null, [el("span", "ac-steplabel", view.label),
-                                  el("span", "ac-meta", decode.model + " \u00b7 " + decode.search)]),
+      el("div", "ac-head", null, [el("span", "ac-steplabel", view.label), el("span", "ac-meta", meta)]),
       row(t.source, sourceRow(theme, decode.source, view)),
       row(t.prefix, [prefixRow(theme, view)]),
       row(t.topk, [topkTable(view)])
@@ -195,6 +216,21 @@
       modelSel.appendChild(o);
     });
     modelSel.value = cfg.model || cfg.models[0].name;
+    var headsOf = {};
+    cfg.models.forEach(function (m) { headsOf[m.name] = m.heads || 0; });
+    // the attention shown for a model with heads: their mean (default) or one head of the last layer
+    var headSel = el("select", "ac-live-head");
+    var headWanted = cfg.head === undefined || cfg.head === null ? "mean" : String(cfg.head);
+    function fillHeads() {
+      var H = headsOf[modelSel.value] || 0, keep = headSel.value || headWanted;
+      while (headSel.firstChild) headSel.removeChild(headSel.firstChild);
+      ["mean"].concat(Array.from({length: H}, function (_, i) { return String(i + 1); })).forEach(function (v) {
+        var o = el("option", null, headLabel(v, H)); o.value = v; headSel.appendChild(o);
+      });
+      headSel.value = keep === "mean" || Number(keep) <= H ? keep : "mean";
+      headBox.hidden = H === 0;
+      headSel.disabled = H === 0;
+    }
     var searchSel = el("select", "ac-live-search");
     [["greedy", "greedy"], ["beam", "beam search"]].forEach(function (p) {
       var o = el("option", null, p[1]); o.value = p[0]; searchSel.appendChild(o);
@@ -221,7 +257,9 @@
     var output = el("div", "ac-live-out");
     output.setAttribute("aria-live", "polite");
     var view = el("div", "ac-view");
-    var stepper = el("div", "ac-controls ac-live-steps", null, [prev, play, next, slider, pos]);
+    var headBox = el("span", "ac-live-headbox", null, labelled(headSel, "Attention", id + "-head"));
+    var stepper = el("div", "ac-controls ac-live-steps", null, [prev, play, next, slider, pos, headBox]);
+    fillHeads();
 
     var state = {decode: null, step: 0, timer: null, run: 0, started: false};
 
@@ -247,8 +285,9 @@
       next.disabled = state.step === last;
       play.disabled = false; slider.disabled = false;
       while (view.firstChild) view.removeChild(view.firstChild);
-      view.appendChild(renderStep(theme, d, state.step));
+      view.appendChild(renderStep(theme, d, state.step, headSel.value));
       rootEl.setAttribute("data-step", String(state.step));
+      rootEl.setAttribute("data-head", d.steps[state.step].heads ? headSel.value : "");
     }
 
     function stop() {
@@ -283,6 +322,7 @@
         var tr = await ns.translator.translate(model, text, {beamSize: b, topK: cfg.top_k || 5});
         if (run !== state.run) return null;
         var t2 = performance.now();
+        if (model.heads !== (headsOf[name] || 0)) { headsOf[name] = model.heads; fillHeads(); }
         state.decode = ns.translator.decodeView(tr, name, b, text);
         state.translation = tr;
         output.textContent = tr.text;
@@ -307,7 +347,8 @@
       beamIn.disabled = searchSel.value !== "beam";
       if (state.started) translate();   // switching model fetches its weights now
     }
-    modelSel.addEventListener("change", changed);
+    modelSel.addEventListener("change", function () { fillHeads(); changed(); });
+    headSel.addEventListener("change", function () { draw(); });   // the same decode, another head
     searchSel.addEventListener("change", changed);
     beamIn.addEventListener("change", changed);
     prev.addEventListener("click", function () { stop(); goTo(state.step - 1); });
@@ -337,7 +378,7 @@
     setSteppable(false);
     var widget = {root: rootEl, translate: translate, state: state,
                   controls: {input: input, model: modelSel, search: searchSel, beam: beamIn, go: go,
-                             prev: prev, play: play, next: next, slider: slider}};
+                             prev: prev, play: play, next: next, slider: slider, head: headSel}};
     instances.push(widget);
     return widget;
   }
@@ -345,7 +386,7 @@
   var instances = [];
   ns.live = {mount: mount, instances: instances, loadOrt: loadOrt, getModel: getModel, models: models,
              el: el, shade: shade, labelled: labelled,
-             renderStep: renderStep, base: BASE};
+             renderStep: renderStep, headView: headView, base: BASE};
 
   function mountAll() { Array.prototype.forEach.call(document.querySelectorAll(".ac-live"), mount); }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", mountAll);

@@ -74,6 +74,7 @@
     this.encoder = encoder; this.stepper = step;
     this.vocabSize = this.tgt.length;
     this.hasAttention = !!meta.has_attention;
+    this.heads = meta.heads || 0;   // a Transformer: the step also gives the last layer's heads
   }
 
   OrtModel.prototype.encodeTokens = function (tokens) {
@@ -100,7 +101,8 @@
     var out = await this.stepper.run(feeds);
     var newState = [];
     for (var i = 0; i < this.meta.n_state; i++) newState.push(out["new_state" + i].data);
-    return {logProbs: out.log_probs.data, state: newState, attention: out.attention ? out.attention.data : null};
+    return {logProbs: out.log_probs.data, state: newState, attention: out.attention ? out.attention.data : null,
+            heads: out.heads ? out.heads.data : null};
   };
 
   OrtModel.prototype.release = function () {
@@ -176,7 +178,7 @@
     var steps = r.steps.map(function (s) {
       return {t: s.t, chosen: words(itos, s.chosen),
               hypotheses: s.hypotheses.map(function (h) {
-                return {tokens: words(itos, h.tokens), score: h.score, attention: h.attention,
+                return {tokens: words(itos, h.tokens), score: h.score, attention: h.attention, heads: h.heads,
                         topK: h.topK.map(function (p) { return [itos[p[0]], p[1]]; })};
               }),
               candidates: s.candidates.map(function (c) {
@@ -215,10 +217,14 @@
 
   function searchLabel(beamSize) { return beamSize === 1 ? "greedy" : "beam " + beamSize; }
 
+  function weightCells(attn) {
+    return attn.map(function (a) { return {a: num(a, 2), x: pyRound(Math.min(Math.max(a, 0), 1), 3)}; });
+  }
+
   function stepView(step, n, total, source, beamSize, finalText) {
     var best = step.hypotheses[0], attn = best.attention, src, focus;
     if (attn) {
-      src = attn.map(function (a) { return {a: num(a, 2), x: pyRound(Math.min(Math.max(a, 0), 1), 3)}; });
+      src = weightCells(attn);
       focus = argmax(attn);
     } else {
       src = source.map(function () { return {a: "", x: 0.0}; });
@@ -248,8 +254,10 @@
         return {from: c.parent + 1, "new": c.tokens[c.tokens.length - 1], score: num(c.score, 2), status: c.status};
       });
     }
+    // a Transformer's last layer, head by head (src and focus above: their mean)
+    var heads = best.heads ? best.heads.map(function (w) { return {src: weightCells(w), focus: argmax(w)}; }) : null;
     return {label: "Step " + (n + 1) + " of " + total, src: src, focus: focus, prefix: best.tokens.slice(), next: next,
-            topk: topk, beams: beams, cands: cands, done: n === total - 1 ? finalText : null};
+            topk: topk, beams: beams, cands: cands, done: n === total - 1 ? finalText : null, heads: heads};
   }
 
   function decodeView(translation, model, beamSize, text) {
