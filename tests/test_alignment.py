@@ -26,7 +26,7 @@ from attention_course.evaluation.alignment import (
 )
 
 MODELS_DIR = Path(str(resources.files("attention_course") / "alignment_models"))
-NAMES = ("bahdanau", "luong-dot", "luong-general", "luong-concat", "luong-local-p")
+NAMES = ("bahdanau", "luong-dot", "luong-general", "luong-concat", "luong-local-p", "transformer")
 
 
 # --- AER (Och & Ney 2003) ---------------------------------------------------------------------

@@ -185,7 +185,52 @@ def test_7_4_rejects(wrong, hint):
         check("7.4", wrong())
 
 
+def previous_word_share(weights):
+    return torch.diagonal(weights, offset=-1, dim1=-2, dim2=-1).mean(-1)
+
+
+def previous_word_share_loops(weights):
+    """The same with loops and a NumPy result, as a reader might write it."""
+    w = weights.numpy()
+    layers, heads, n, _ = w.shape
+    return np.array([[sum(w[l, h, i, i - 1] for i in range(1, n)) / (n - 1) for h in range(heads)]
+                     for l in range(layers)])
+
+
+def test_7_5_accepts(capsys):
+    check("7.5", previous_word_share)
+    check("7.5", previous_word_share_loops)
+    out = capsys.readouterr().out
+    assert out.count("correct") == 2
+    # the report names the trained model's head, found by the checker's own loops
+    layer, head, share = ch07._trained_head_75()
+    assert f"layer {layer + 1}, head {head + 1}: {share:.2f}" in " ".join(out.split())
+    # the plain-loop reference agrees with the package's offset_share on the trained model
+    from attention_course import pretrained
+    from attention_course.data.text import tokenize
+    from attention_course.evaluation.heads import encoder_self_attention, offset_share
+    tr = pretrained.load("transformer")
+    words = tokenize(ch07.SENTENCE_75, "en")
+    w = encoder_self_attention(tr.model, torch.tensor([tr.src_vocab.encode(words)]), torch.tensor([len(words)]))[:, 0]
+    assert float(offset_share(w, -1).max()) == pytest.approx(share, abs=1e-6)
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda w: torch.diagonal(w, offset=1, dim1=-2, dim2=-1).mean(-1), "next"),
+    (lambda w: torch.diagonal(w, dim1=-2, dim2=-1).mean(-1), "itself"),
+    (lambda w: torch.diagonal(w, offset=-1, dim1=-2, dim2=-1).sum(-1) / w.shape[-1], "n - 1"),
+    (lambda w: (w * torch.roll(torch.eye(w.shape[-1], dtype=w.dtype), -1, 1)).sum(-1).mean(-1), "roll"),
+    (lambda w: torch.diagonal(w, offset=-1, dim1=-2, dim2=-1).mean(), "layers x heads"),
+    (lambda w: torch.diagonal(w, offset=-1, dim1=-2, dim2=-1).median(-1).values, "average"),
+    (lambda w: 1 / 0, "ZeroDivisionError"),
+    (previous_word_share(torch.eye(3)[None, None]), "function itself"),
+])
+def test_7_5_rejects(wrong, hint):
+    with pytest.raises(AssertionError, match=hint):
+        check("7.5", wrong)
+
+
 def test_none_is_a_reminder(capsys):
-    for key in ("7.1", "7.2", "7.3", "7.4"):
+    for key in ("7.1", "7.2", "7.3", "7.4", "7.5"):
         check(key, None)
-    assert capsys.readouterr().out.count("not answered yet") == 4
+    assert capsys.readouterr().out.count("not answered yet") == 5

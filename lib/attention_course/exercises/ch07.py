@@ -229,3 +229,101 @@ def check_scaled_luong_dot(answer) -> str:
     raise AssertionError("Load a fresh luong-dot, make its attention compute softmax(h_t · h̄_s / 16) "
                          "over the real source words, feed each reference (<s> + words) and average "
                          "−log p of each reference word and of </s>.")
+
+
+# --- 7.5: the previous-word head -----------------------------------------------------------------
+
+# A sentence of our own for the report on the trained model (not a corpus sentence).
+SENTENCE_75 = "The old man gave his dog a bone."
+
+
+def _plain_offset_share(w: np.ndarray, offset: int = -1, divide_by_n: bool = False, wrap: bool = False) -> np.ndarray:
+    """layers x heads: the mean over queries i (with a key i + offset) of w[l, h, i, i + offset],
+    with loops. ``divide_by_n`` averages over all n queries (the first counted as 0); ``wrap``
+    lets query 0 take the last word as its previous one."""
+    layers, heads, n, _ = w.shape
+    out = np.zeros((layers, heads))
+    for layer in range(layers):
+        for head in range(heads):
+            values = []
+            for i in range(n):
+                j = i + offset
+                if 0 <= j < n:
+                    values.append(w[layer, head, i, j])
+                elif wrap:
+                    values.append(w[layer, head, i, j % n])
+            out[layer, head] = sum(values) / (n if divide_by_n else len(values))
+    return out
+
+
+def _cases_75() -> list[np.ndarray]:
+    """Random row-stochastic weights (layers x heads x n x n), one head made a previous-word head."""
+    rng = np.random.default_rng(75)
+    cases = []
+    for layers, heads, n in [(2, 4, 6), (1, 2, 2), (3, 1, 9), (2, 3, 13)]:
+        w = rng.dirichlet(np.ones(n), size=(layers, heads, n))
+        layer, head = int(rng.integers(layers)), int(rng.integers(heads))
+        w[layer, head, 1:] = 0.1 * w[layer, head, 1:]
+        w[layer, head, np.arange(1, n), np.arange(n - 1)] += 0.9                # a previous-word head
+        cases.append(w)
+    return cases
+
+
+def _trained_head_75() -> tuple[int, int, float]:
+    """(layer, head, share) of the trained Transformer's encoder head with the largest
+    previous-word share on SENTENCE_75, with loops over its recorded weights."""
+    import torch
+
+    from .. import pretrained
+    from ..data.text import tokenize
+    from ..evaluation.heads import encoder_self_attention
+
+    tr = pretrained.load("transformer")
+    words = tokenize(SENTENCE_75, "en")
+    weights = encoder_self_attention(tr.model, torch.tensor([tr.src_vocab.encode(words)]),
+                                     torch.tensor([len(words)]))[:, 0].double().numpy()
+    shares = _plain_offset_share(weights)
+    layer, head = np.unravel_index(int(shares.argmax()), shares.shape)
+    return int(layer), int(head), float(shares[layer, head])
+
+
+@exercise("7.5")
+def previous_word_head(fn):
+    """``fn(weights)``: layers x heads x n x n -> layers x heads, the mean weight on the previous word."""
+    import torch
+
+    if not callable(fn):
+        raise AssertionError("answer should be your function itself (answer = previous_word_share), "
+                             "not its result")
+    for w in _cases_75():
+        layers, heads, n, _ = w.shape
+        try:
+            got = fn(torch.tensor(w))
+        except Exception as exc:  # noqa: BLE001 - report the reader's error as a hint
+            raise AssertionError(f"your function raised {type(exc).__name__}: {exc} "
+                                 f"(weights of shape {w.shape})") from exc
+        got = _as_array(got, "the result")
+        assert got.shape == (layers, heads), (
+            f"for weights of shape {w.shape} the result is layers x heads = {(layers, heads)}, got {got.shape}")
+        if np.allclose(got, _plain_offset_share(w)):
+            continue
+        where = f"weights of shape {w.shape}"
+        if np.allclose(got, _plain_offset_share(w, +1)):
+            raise AssertionError(f"{where}: that is the weight on the *next* word (i + 1); row i is the "
+                                 "word that attends, column i - 1 the previous word")
+        if np.allclose(got, _plain_offset_share(w, 0)):
+            raise AssertionError(f"{where}: that is the weight of each word on itself (the diagonal)")
+        if np.allclose(got, _plain_offset_share(w, divide_by_n=True)):
+            raise AssertionError(f"{where}: average over the n - 1 words that have a previous word, "
+                                 "not over all n (the first word has none)")
+        if np.allclose(got, _plain_offset_share(w, wrap=True)):
+            raise AssertionError(f"{where}: the first word has no previous word: leave it out "
+                                 "(torch.roll wraps the last word round to the front)")
+        raise AssertionError(f"{where}: for each head, take w[i, i - 1] for i = 1 .. n-1 and average")
+    layer, head, share = _trained_head_75()
+    return (f"Your function agrees with a plain loop on {len(_cases_75())} generated cases. On "
+            f"'{SENTENCE_75}' the trained Transformer's\nencoder head with the largest share is "
+            f"layer {layer + 1}, head {head + 1}: {share:.2f} of each word's weight on the previous word.")
+
+
+__all__ += ["previous_word_head"]
