@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from attention_course import pretrained
+from attention_course.data.batching import pad
+from attention_course.data.text import tokenize
+from attention_course.search import beam_search, greedy_search
 from attention_course.translator import MAX_BEAM, MAX_LENGTH_PENALTY, MAX_TOKENS, Translation, replace_unknowns
 
 from helpers_models import hang_guard, no_decoding, one_thread  # noqa: F401 (fixtures)
@@ -40,6 +44,9 @@ ODD_INPUTS = {
     "only lone surrogates": "\udc00 \ud800",      # low before high: no pair, nothing left
 }
 MODELS = pretrained.available()
+WITH_ATTENTION = [n for n in MODELS if pretrained.load(n).has_attention]
+# The models issue 15 added (a Transformer; one-way seq2seq reading forwards or backwards), where shipped.
+NEW = [n for n in ("seq2seq-uni", "seq2seq-reverse", "transformer") if n in MODELS]
 
 
 def assert_sane(t: Translation, tr, beam: int = 1) -> None:
@@ -246,14 +253,55 @@ def test_markup_in_the_input_is_split_into_plain_tokens(label):
     assert all(tok in tr.tgt_vocab or tok in t.source_tokens for tok in t.target_tokens)
 
 
-def test_batch_and_single_translations_agree():
-    tr = pretrained.load("luong-general")
+@pytest.mark.parametrize("name", ["luong-general", *NEW])
+@pytest.mark.parametrize("beam", [1, 3])
+def test_batch_and_single_translations_agree(name, beam):
+    """Padding changes nothing: sentences of different lengths decoded together give what each
+    gives alone (words, score and attention)."""
+    tr = pretrained.load(name)
     texts = ["The cat is sleeping under my chair.", "Hello!", "Can you help me carry this heavy box?"]
-    batch = tr.translate_batch(texts, beam_size=3)
+    batch = tr.translate_batch(texts, beam_size=beam)
+    assert len({len(t.source_tokens) for t in batch}) == len(texts), "the test needs padding"
     for text, t in zip(texts, batch):
-        single = tr.translate(text, beam_size=3)
+        single = tr.translate(text, beam_size=beam)
         assert single.target_tokens == t.target_tokens
         assert single.score == pytest.approx(t.score, abs=1e-4)
+        assert (single.attention is None) == (t.attention is None) == (not tr.has_attention)
+        if tr.has_attention:
+            np.testing.assert_allclose(single.attention, t.attention, atol=1e-5)
+
+
+INVENTED = ["I like red cars.", "The little girl is reading a book in the garden.", "Hello!",
+            "We will go to the beach tomorrow if the weather is nice.", "Yesterday Zorbulak visited his old teacher."]
+
+
+@pytest.mark.parametrize("name", NEW)
+def test_beam_size_1_is_greedy_for_the_new_models(name):
+    tr = pretrained.load(name)
+    ids = [tr.src_vocab.encode(tokenize(s, "en")) for s in INVENTED]
+    src, lengths = pad(ids), torch.tensor([len(x) for x in ids])
+    greedy, beam = greedy_search(tr.model, src, lengths), beam_search(tr.model, src, lengths, beam_size=1)
+    assert any(len(g.tokens) > 3 for g in greedy)
+    for g, b in zip(greedy, beam):
+        assert g.tokens == b.tokens and g.score == pytest.approx(b.score, abs=1e-4)
+        assert (g.attention is None) == (b.attention is None) == (not tr.has_attention)
+        if tr.has_attention:
+            torch.testing.assert_close(g.attention, b.attention, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("name", NEW)
+def test_the_coverage_penalty_with_the_new_models(name):
+    """β > 0 needs attention: the Transformer's (the last layer's head mean) re-ranks its beam; a
+    model without attention refuses it with a readable error. β = 0 changes nothing."""
+    tr = pretrained.load(name)
+    plain = tr.translate_batch(INVENTED, beam_size=5)
+    assert [t.text for t in tr.translate_batch(INVENTED, beam_size=5, coverage_penalty=0)] == [t.text for t in plain]
+    if not tr.has_attention:
+        with pytest.raises(ValueError, match="coverage_penalty must be 0 for a model without attention"):
+            tr.translate(INVENTED[0], beam_size=5, coverage_penalty=1.0)
+        return
+    for t in tr.translate_batch(INVENTED, beam_size=5, coverage_penalty=1.0, record=True):
+        assert_sane(t, tr, 5)
 
 
 # ------------------------------------------------------------------------------------------
@@ -275,7 +323,7 @@ PROPER_NAMES = ["My friend Zorglub lives in Paris.", "Blixa is very tall.", "I m
                 "Zorglub and Blixa are eating."]
 
 
-@pytest.mark.parametrize("name", [n for n in MODELS if n not in ("seq2seq-init", "seq2seq")])
+@pytest.mark.parametrize("name", WITH_ATTENTION)
 def test_unknown_words_are_replaced_through_attention(name):
     tr = pretrained.load(name)
     replaced = 0
@@ -294,10 +342,13 @@ def test_unknown_words_are_replaced_through_attention(name):
     assert replaced > 0, f"{name} produced no <unk> for the invented names, so replacement was not exercised"
 
 
-def test_models_without_attention_keep_unk():
-    tr = pretrained.load("seq2seq")
-    t = tr.translate(PROPER_NAMES[0])
-    assert t.attention is None and t.target_tokens == t.raw_tokens
+@pytest.mark.parametrize("name", [n for n in MODELS if n not in WITH_ATTENTION])
+def test_models_without_attention_keep_unk(name):
+    tr = pretrained.load(name)
+    for beam in (1, 3):
+        t = tr.translate(PROPER_NAMES[0], beam_size=beam)
+        assert t.attention is None and t.target_tokens == t.raw_tokens
+        assert all(h.attention is None for s in t.steps for h in s.hypotheses)
 
 
 @pytest.mark.parametrize("name", MODELS)
