@@ -4,12 +4,15 @@ course's bidirectional encoder, reversal is only a relabelling of the two direct
 """
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
 import torch
 
+from attention_course import pretrained
 from attention_course.data.batching import make_batch, pad
+from attention_course.data.text import tokenize
 from attention_course.models import build_model, reverse_padded
 from attention_course.search import beam_search, greedy_search
 from attention_course.train import RunConfig
@@ -158,3 +161,36 @@ def test_with_a_one_way_encoder_reversal_changes_what_the_model_computes():
                                plain(by_hand.src, by_hand.src_lengths, by_hand.tgt_in)[0], **TOL)
     assert not torch.allclose(reversing(batch.src, batch.src_lengths, batch.tgt_in)[0],
                               plain(batch.src, batch.src_lengths, batch.tgt_in)[0])
+
+
+# ---- the shipped one-way models (issue 15) -----------------------------------------------------
+
+INVENTED = ["I like red cars.", "The little girl is reading a book in the garden.", "Hello!",
+            "We will go to the beach tomorrow if the weather is nice."]
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("name", [n for n in ("seq2seq-uni", "seq2seq-reverse") if n in pretrained.available()])
+def test_the_shipped_one_way_models_read_as_their_names_say(name):
+    """seq2seq-uni reads each sentence left to right, seq2seq-reverse right to left: the shipped
+    reversing model decodes exactly what the same weights decode from sentences reversed by hand
+    (greedy and beam, batched), through the same Translator API as every model."""
+    tr = pretrained.load(name)
+    model = tr.model
+    assert not model.encoder.rnn.bidirectional and not model.has_attention
+    assert model.reverse_source == (name == "seq2seq-reverse")
+    ids = [tr.src_vocab.encode(tokenize(s, "en")) for s in INVENTED]
+    lengths = torch.tensor([len(x) for x in ids])
+    as_written, by_hand = pad(ids), pad(reversed_by_hand(ids))
+    plain = copy.deepcopy(model)
+    plain.reverse_source = False
+    for search in (lambda m, s: greedy_search(m, s, lengths), lambda m, s: beam_search(m, s, lengths, beam_size=3)):
+        got = search(model, as_written)
+        want = search(plain, by_hand if model.reverse_source else as_written)
+        for a, b in zip(got, want):
+            assert a.tokens == b.tokens and a.score == pytest.approx(b.score, abs=1e-5)
+    if model.reverse_source:      # reading forwards instead is another function
+        assert [r.tokens for r in greedy_search(plain, as_written, lengths)] != \
+            [r.tokens for r in greedy_search(model, as_written, lengths)]
+    for t in tr.translate_batch(INVENTED, beam_size=3, record=True):
+        assert t.attention is None and t.text and len(t.steps) >= len(t.target_tokens) + 1
