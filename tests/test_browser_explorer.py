@@ -10,6 +10,8 @@ translator's runtime) in headless Chromium gives what the Python translator give
   leaves the site; hovering or clicking a French word highlights its row in both panels and
   marks the English word it attends to most; the French words stay in view when a long
   sentence scrolls sideways; the panels sit side by side, or stacked on a narrow page.
+* Heads: for the Transformer a side's "attention" menu shows the mean of the last layer's heads
+  (Python's attention) or one head, whose cells are ``transformer_heads.head_attention``'s.
 * The book: ``test_book_page_explorer`` builds a small Jupyter Book with the
   ``attention-explorer`` directive.
 
@@ -18,6 +20,7 @@ The site is :func:`attention_course.web.write_site` with ``standalone=True`` (it
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -33,6 +36,8 @@ from helpers_site import SitePage, serve, serving, write_standalone_site  # noqa
 from helpers_widgets import PAYLOADS  # noqa: E402
 
 from attention_course import pretrained  # noqa: E402
+from attention_course.export.onnx import exportable_models  # noqa: E402
+from attention_course.transformer_heads import head_attention  # noqa: E402
 from attention_course.translator import check_text  # noqa: E402
 from attention_course.web import live_explorer_html  # noqa: E402
 from attention_course.widgets.data import heatmap_view  # noqa: E402
@@ -306,6 +311,48 @@ def test_a_french_word_highlights_its_row_in_both_panels(explorer_page):
     assert ex.panels()[1]["selected"][j]
     page.click(f".ac-explorer-view .ac-panel:nth-child(2) tbody tr:nth-child({j + 1}) .ac-fw")
     assert not any(p["hasSel"] for p in ex.panels())
+    assert ex.problems() == []
+
+
+@pytestmark_browser
+def test_a_transformer_panel_shows_the_mean_or_one_head(explorer_page):
+    """The left side's attention menu appears for the Transformer (the right's stays hidden for
+    bahdanau); the mean is Python's attention, each head (chosen with the keyboard) is
+    ``head_attention``'s last layer for the words the model chose, redrawn without translating."""
+    if "transformer" not in exportable_models():
+        pytest.skip("no Transformer is shipped")
+    ex = explorer_page()
+    page = ex.page
+    assert page.is_hidden(".ac-left-head") and page.is_hidden(".ac-right-head")
+    text = SENTENCES[1]
+    assert ex.translate(text, left="transformer", right="bahdanau")
+    assert page.is_visible(".ac-left-head") and page.is_hidden(".ac-right-head")
+    assert page.evaluate("() => document.querySelector('.ac-left-head').labels[0].textContent") == "Left attention"
+    translator = pretrained.load("transformer")
+    t = translator.translate(text, beam_size=1)
+    heads = head_attention(translator, t.source_tokens, t.raw_tokens)[-1, :, :-1]   # heads x target x source
+    H = heads.shape[0]
+    assert page.input_value(".ac-left-head") == "mean"
+    _check_panel(ex.panels()[0], "transformer", text)
+    fetched = len(ex.requests)
+    page.focus(".ac-left-head")
+    for h in range(H):
+        page.keyboard.press("ArrowDown")
+        assert page.input_value(".ac-left-head") == str(h + 1)
+        shown = ex.panels()[0]
+        assert shown["title"] == "transformer" and shown["rows"] == t.target_tokens
+        view = heatmap_view(dataclasses.replace(t, attention=heads[h]), "transformer")
+        _same_cells(shown["cells"], [[c["a"] for c in r["cells"]] for r in view["rows"]])
+        # the English word a French word attends to most, in this head
+        page.hover(".ac-explorer-view .ac-panel:nth-child(1) tbody tr:nth-child(2) .ac-fw")
+        assert ex.panels()[0]["focus"] == [t.source_tokens[int(np.argmax(heads[h][1]))]]
+        page.focus(".ac-left-head")
+    assert len(ex.requests) == fetched   # no new download, no new translation
+    page.select_option(".ac-live-explorer .ac-left", "luong-dot")
+    page.wait_for_function("() => AttentionCourse.explorer.instances[0].state.panels[0].view.title === 'luong-dot'"
+                           " && !document.querySelector('.ac-live-explorer').hasAttribute('data-busy')")
+    assert page.is_hidden(".ac-left-head")
+    _check_panel(ex.panels()[0], "luong-dot", text)
     assert ex.problems() == []
 
 

@@ -213,7 +213,8 @@ def live_explorer_html(models: list[str] | None = None, left: str | None = None,
     for side, model in (("left", left), ("right", right)):
         if model not in names:
             raise ValueError(f"{side} model {model!r} is not among the explorer's models {names}")
-    config = {"models": [{"name": n, "description": description(n)} for n in names], "left": left,
+    config = {"models": [{"name": n, "description": description(n), "heads": attention_heads(n)} for n in names],
+              "left": left,
               "right": right, "text": str(EXAMPLES[1] if text is None else text), "theme": theme(),
               "note": EXPLORER_NOTE, "hint": EXPLORER_HINT}
     if base is not None:

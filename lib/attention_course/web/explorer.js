@@ -15,6 +15,11 @@
  * marked, and a line under each panel lists where the word looks. The French words stay in
  * view when a long sentence scrolls sideways (widgets.css). Every string from the reader or a
  * model goes into the page with textContent.
+ *
+ * For a model with attention heads (the Transformer) a panel shows the last layer's weights
+ * averaged over its heads (Translation.attention), or, chosen in that side's "attention" menu
+ * (hidden for models without heads), one head: the step graph's per-head weights, recorded by
+ * the search at each step of the greedy translation.
  */
 (function (root) {
   "use strict";
@@ -38,12 +43,21 @@
     return "";
   }
 
+  /* The attention matrix a panel shows: the translation's (for a model with heads, their mean),
+     or head ``head`` (1-based) of the last layer, from the step record of a greedy translation. */
+  function panelAttention(translation, head) {
+    if (head === undefined || head === "mean" || !translation.steps.length || !translation.steps[0].hypotheses[0].heads) {
+      return translation.attention;
+    }
+    return translation.targetTokens.map(function (_, i) { return translation.steps[i].hypotheses[0].heads[Number(head) - 1]; });
+  }
+
   /* heatmap_view: rows with their cells, focus (first highest weight) and top three columns. */
-  function heatmapView(translation, title) {
-    var rows = null;
-    if (translation.attention) {
+  function heatmapView(translation, title, head) {
+    var rows = null, attention = panelAttention(translation, head);
+    if (attention) {
       rows = translation.targetTokens.map(function (word, i) {
-        var weights = Array.prototype.slice.call(translation.attention[i]);
+        var weights = Array.prototype.slice.call(attention[i]);
         var order = weights.map(function (_, j) { return j; });
         order.sort(function (a, b) { return weights[b] - weights[a] || a - b; });   // stable, as sorted()
         return {w: word, weights: weights, focus: order[0], top: order.slice(0, 3),
@@ -89,6 +103,24 @@
       return sel;
     }
     var menus = [menu("ac-live-model ac-left", cfg.left), menu("ac-live-model ac-right", cfg.right)];
+    // each side's attention for a model with heads: their mean (default) or one head of the last layer
+    var headsOf = {};
+    cfg.models.forEach(function (m) { headsOf[m.name] = m.heads || 0; });
+    var headMenus = [el("select", "ac-head-menu ac-left-head"), el("select", "ac-head-menu ac-right-head")];
+    var headBoxes = headMenus.map(function (m, p) {
+      return el("span", "ac-live-headbox", null,
+                labelled(m, (p ? "Right" : "Left") + " attention", id + (p ? "-right-head" : "-left-head")));
+    });
+    function fillHeads(p) {
+      var H = headsOf[menus[p].value] || 0, keep = headMenus[p].value || "mean", sel = headMenus[p];
+      while (sel.firstChild) sel.removeChild(sel.firstChild);
+      ["mean"].concat(Array.from({length: H}, function (_, i) { return String(i + 1); })).forEach(function (v) {
+        var o = el("option", null, ns.live.headLabel(v, H)); o.value = v; sel.appendChild(o);
+      });
+      sel.value = keep === "mean" || Number(keep) <= H ? keep : "mean";
+      headBoxes[p].hidden = H === 0;
+      sel.disabled = H === 0;
+    }
     var go = el("button", "ac-live-go", "Translate");
     go.type = "button";
     go.setAttribute("aria-label", "Translate the sentence with both models and show their attention");
@@ -200,8 +232,9 @@
 
     function draw(translations, names) {
       while (panelsEl.firstChild) panelsEl.removeChild(panelsEl.firstChild);
+      state.shown = [translations, names];
       state.panels = translations.map(function (t, p) {
-        var panel = buildPanel(p, heatmapView(t, names[p]));
+        var panel = buildPanel(p, heatmapView(t, names[p], headMenus[p].disabled ? "mean" : headMenus[p].value));
         panel.translation = t;
         panelsEl.appendChild(panel.el);
         return panel;
@@ -239,7 +272,8 @@
           var model = await ns.live.getModel(names[p], base);
           if (!loaded) loadMs += performance.now() - t1;
           if (run !== state.run) return null;
-          out.push(await ns.translator.translate(model, text, {beamSize: 1, record: false}));
+          // a model with heads records its steps: each step's per-head weights
+          out.push(await ns.translator.translate(model, text, {beamSize: 1, record: model.heads > 0}));
           if (run !== state.run) return null;
         }
         if (sentenceChanged) state.selected = null;
@@ -262,9 +296,14 @@
     input.addEventListener("keydown", function (e) {
       if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); translate(); }
     });
-    menus.forEach(function (m) {
-      m.addEventListener("change", function () { if (state.started) translate(); });
+    menus.forEach(function (m, p) {
+      m.addEventListener("change", function () { fillHeads(p); if (state.started) translate(); });
     });
+    headMenus.forEach(function (m) {   // the same translations, another head: redrawn, not translated again
+      m.addEventListener("change", function () { if (state.shown) draw(state.shown[0], state.shown[1]); });
+    });
+    fillHeads(0);
+    fillHeads(1);
     panelsEl.addEventListener("keydown", function (e) {
       if (e.key === "Escape") select(null);
     });
@@ -273,11 +312,14 @@
     while (slot.firstChild) slot.removeChild(slot.firstChild);
     var textRow = el("div", "ac-live-row", null, labelled(input, "English sentence", id + "-text"));
     var choose = el("div", "ac-controls", null,
-      labelled(menus[0], "Left model", id + "-left").concat(labelled(menus[1], "Right model", id + "-right"), [go]));
+      labelled(menus[0], "Left model", id + "-left").concat([headBoxes[0]],
+                                                            labelled(menus[1], "Right model", id + "-right"),
+                                                            [headBoxes[1], go]));
     [textRow, choose, status, error, hint, panelsEl].forEach(function (n) { slot.appendChild(n); });
     var widget = {root: rootEl, translate: translate, state: state, select: select, preview: preview,
                   rowsFor: function () { return rowsFor(state.hover || state.selected); },
-                  controls: {input: input, left: menus[0], right: menus[1], go: go}};
+                  controls: {input: input, left: menus[0], right: menus[1], go: go, leftHead: headMenus[0],
+                             rightHead: headMenus[1]}};
     instances.push(widget);
     return widget;
   }

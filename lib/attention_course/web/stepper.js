@@ -386,7 +386,7 @@
   var instances = [];
   ns.live = {mount: mount, instances: instances, loadOrt: loadOrt, getModel: getModel, models: models,
              el: el, shade: shade, labelled: labelled,
-             renderStep: renderStep, headView: headView, base: BASE};
+             renderStep: renderStep, headView: headView, headLabel: headLabel, base: BASE};
 
   function mountAll() { Array.prototype.forEach.call(document.querySelectorAll(".ac-live"), mount); }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", mountAll);
