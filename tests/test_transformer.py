@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from attention_course import pretrained
 from attention_course.checkpoint import load_model, save_model
 from attention_course.data.batching import make_batch, pad
 from attention_course.data.vocabulary import SPECIALS, Vocabulary
@@ -20,7 +21,7 @@ from attention_course.models.positional_encoding import sinusoidal_encoding
 from attention_course.models.transformer_decoder import TransformerDecoder
 from attention_course.search import beam_search, greedy_search
 from attention_course.train import RunConfig, make_optimizer, training_step
-from attention_course.transformer_heads import head_attention
+from attention_course.transformer_heads import head_attention, head_count, step_heads
 from attention_course.translator import Translator
 
 from helpers_models import SRC_VOCAB, TGT_VOCAB, one_thread, random_ids  # noqa: F401 (one_thread: autouse fixture)
@@ -219,6 +220,7 @@ def test_per_head_weights_need_a_transformer():
     vocab = Vocabulary([*SPECIALS, *(f"w{i}" for i in range(TGT_VOCAB - 4))])
     with pytest.raises(ValueError, match="not a Transformer"):
         head_attention(Translator(rnn, vocab, vocab), ["w1"], [])
+    assert head_count(Translator(rnn, vocab, vocab)) is None and head_count(object()) is None
 
 
 def test_the_shipped_config_and_its_size():
@@ -264,3 +266,29 @@ def test_tensors_are_made_on_the_device_of_the_inputs():
     state = model.decoder.initial_state(memory)
     logits, state, alpha = model.decoder.step(torch.zeros(3, dtype=torch.long, **meta), state, memory, 0)
     assert logits.shape == (3, TGT_VOCAB) and state.device.type == "meta" and alpha.shape == (3, 5)
+
+
+@pytest.mark.skipif("transformer" not in pretrained.available(), reason="the transformer checkpoint is not shipped")
+@pytest.mark.parametrize("beam", [1, 4])
+def test_the_shipped_transformers_heads_give_every_recorded_step(beam):
+    """For every step of a decode and every hypothesis in the beam at that step (prefixes that
+    need not lead to the output), the mean of ``step_heads`` is the weights the search recorded,
+    and each head is a distribution over the source."""
+    tr = pretrained.load("transformer")
+    heads = head_count(tr)
+    assert heads == pretrained.config("transformer")["model"]["heads"]
+    t = tr.translate("The little girl is reading a book in the garden.", beam_size=beam)
+    checked = 0
+    for step in t.steps:
+        for h in step.hypotheses:
+            weights = step_heads(tr, t.source_tokens, h.tokens)            # heads x source words
+            assert weights.shape == (heads, len(t.source_tokens))
+            np.testing.assert_allclose(weights.mean(0), h.attention, atol=1e-5)
+            np.testing.assert_allclose(weights.sum(-1), 1.0, atol=1e-5)
+            checked += 1
+    assert checked == sum(len(s.hypotheses) for s in t.steps) >= len(t.steps) * (1 if beam == 1 else 2)
+    outputs = [h.tokens for s in t.steps for h in s.hypotheses]
+    assert beam == 1 or any(o != t.raw_tokens[: len(o)] for o in outputs), "some hypotheses should leave the output's path"
+    per_head = head_attention(tr, t.source_tokens, t.raw_tokens)[-1]
+    np.testing.assert_allclose(per_head.mean(0)[: len(t.target_tokens)], t.attention, atol=1e-5)
+    assert float(np.abs(per_head[0] - per_head[1]).max()) > 0.05, "trained heads should differ"
