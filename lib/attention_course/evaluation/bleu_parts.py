@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
 
+from .bleu import one_word_unk
+
 MAX_ORDER = 4        # BLEU's n-grams: 1 to 4
 CHAR_ORDER = 6       # chrF's character n-grams: 1 to 6
 BETA = 2.0           # chrF's recall weight
@@ -106,7 +108,8 @@ class BleuParts:
 
 def corpus_bleu_parts(hypotheses: Sequence[str], references: Sequence[Sequence[str]],
                       tokenize: Callable[[str], list[str]] = tokenize_13a, max_order: int = MAX_ORDER) -> BleuParts:
-    """Corpus BLEU of detokenised ``hypotheses``, each with its list of ``references``."""
+    """Corpus BLEU of detokenised ``hypotheses``, each with its list of ``references`` (an ``<unk>``
+    left in a hypothesis is one word, as in :func:`~attention_course.evaluation.bleu.corpus_bleu`)."""
     if len(hypotheses) != len(references):
         raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} reference lists")
     if any(not refs for refs in references):
@@ -114,7 +117,7 @@ def corpus_bleu_parts(hypotheses: Sequence[str], references: Sequence[Sequence[s
     matches, totals = [0] * max_order, [0] * max_order
     c = r = 0
     for hypothesis, refs in zip(hypotheses, references):
-        words, ref_words = tokenize(hypothesis), [tokenize(ref) for ref in refs]
+        words, ref_words = tokenize(one_word_unk(hypothesis)), [tokenize(ref) for ref in refs]   # <unk>: one word
         c += len(words)
         r += closest_reference_length(len(words), [len(w) for w in ref_words])
         for n in range(1, max_order + 1):

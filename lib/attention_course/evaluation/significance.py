@@ -33,9 +33,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from sacrebleu.metrics import BLEU
 from sacrebleu.metrics.base import Metric
 
-from .bleu import bleu_metric, chrf_metric, reference_streams
+from .bleu import bleu_metric, chrf_metric, one_word_unk, reference_streams
 
 RESAMPLES = 1000     # sacreBLEU's default number of paired bootstrap resamples
 SEED = 12345         # sacreBLEU's default seed (SACREBLEU_SEED)
@@ -56,7 +57,8 @@ def sentence_statistics(hypotheses: Sequence[str], references: Sequence[Sequence
     """sacreBLEU's sufficient statistics, one row per sentence (float64: sums of them are exact)."""
     m = metric_object(metric) if isinstance(metric, str) else metric
     _check(hypotheses, references)
-    return np.asarray(m._extract_corpus_statistics(list(hypotheses), reference_streams(references)), dtype=np.float64)
+    hyps = [one_word_unk(h) for h in hypotheses] if isinstance(m, BLEU) else list(hypotheses)   # as corpus_bleu
+    return np.asarray(m._extract_corpus_statistics(hyps, reference_streams(references)), dtype=np.float64)
 
 
 def score_from_statistics(summed: np.ndarray, metric: str | Metric = "bleu") -> float:
