@@ -130,6 +130,40 @@ def test_model_menu_lists_every_shipped_model():
         assert stepper.error is None and stepper.decode["model"] == name
 
 
+@pytest.mark.parametrize("model", pretrained.available())
+def test_every_model_in_the_explorer_and_the_static_heatmap(model):
+    """Each shipped model's attention as the explorer's panel and as plots.plot_attention draw it,
+    or for a model without attention the message that says so."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from attention_course import plots
+
+    explorer = AttentionExplorer("I like red cars.", models=(model, "bahdanau"))
+    assert explorer.error is None and list(explorer.model_menus[0].options) == pretrained.available()
+    t = explorer.translations[0]
+    panel = assert_only_our_markup(explorer.html).find_all("ac-panel")[0]
+    assert panel.find("ac-panel-title").text == model
+    ax = plots.plot_attention(t, title=model)
+    try:
+        if t.attention is None:
+            assert "This model has no attention." in panel.text and panel.find("ac-heat") is None
+            assert list(explorer.word_menus[0].options) == [("(none)", -1)]
+            assert not ax.get_images() and "no attention" in ax.texts[0].get_text()
+            return
+        rows = panel.find(tag="tbody").find_all(tag="tr")
+        assert [r.find(tag="th").text for r in rows] == t.target_tokens
+        assert [th.text for th in panel.find(tag="thead").find_all(tag="th")][1:] == t.source_tokens
+        assert [[td.text for td in r.find_all(tag="td")] for r in rows] == \
+            [[cell_text(a) for a in row] for row in t.attention]
+        np.testing.assert_array_equal(ax.get_images()[0].get_array(), t.attention)
+        assert [x.get_text() for x in ax.get_xticklabels()] == t.source_tokens
+        assert [y.get_text() for y in ax.get_yticklabels()] == t.target_tokens
+    finally:
+        plt.close("all")
+
+
 def test_stepping_does_not_call_the_model_again():
     loader = CountingLoader(pretrained.load)
     stepper = DecodingStepper(SENTENCE, model="luong-dot", loader=loader, models=["luong-dot", "bahdanau"])
