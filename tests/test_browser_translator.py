@@ -507,7 +507,8 @@ def test_stepper_shows_the_transformers_heads(fresh):
 def test_book_page(_chromium, tmp_path):
     """A small Jupyter Book with the repository's _config.yml and book/_ext: the directive's
     page gets the stepper, the build writes _static/ac-live (models, ONNX Runtime Web), other
-    pages stay without it, and the page translates as Python does without leaving the site."""
+    pages stay without it, and the page translates as Python does without leaving the site.
+    A second page's stepper starts on the Transformer's second head (``:head: 2``)."""
     src = tmp_path / "src"
     (src / "book").mkdir(parents=True)
     (src / "chapters").mkdir()
@@ -515,10 +516,13 @@ def test_book_page(_chromium, tmp_path):
     shutil.copytree(REPO_ROOT / "book" / "_ext", src / "book" / "_ext",
                     ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy2(REPO_ROOT / "book" / "references.bib", src / "book" / "references.bib")
-    (src / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n  - file: chapters/live\n")
+    (src / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n  - file: chapters/live\n"
+                                  + ("  - file: chapters/heads\n" if "transformer" in MODELS else ""))
     (src / "book" / "intro.md").write_text("# A small book\n\nThe next page has the live translator.\n")
     (src / "chapters" / "live.md").write_text(
         "# Live\n\n```{live-translator}\n:model: luong-local-p\n:beam: 3\n:text: The cat sleeps.\n```\n")
+    (src / "chapters" / "heads.md").write_text(
+        "# Heads\n\n```{live-translator}\n:model: transformer\n:head: 2\n:text: The cat sleeps.\n```\n")
     html = build_book(src, tmp_path / "build")
     static = html / "_static" / "ac-live"
     listing = json.loads((static / "models.json").read_text())
@@ -546,6 +550,21 @@ def test_book_page(_chromium, tmp_path):
         assert page.inner_text(".ac-pos") == f"1 / {len(py.steps)}"
         assert live.problems() == []
         live.close()
+        if "transformer" in MODELS:
+            live = LivePage(browser, url + "chapters/heads.html")
+            page = live.page
+            assert page.input_value(".ac-live-model") == "transformer" and page.input_value(".ac-live-head") == "2"
+            page.click(".ac-live-go")
+            _wait_ready(page)
+            translator = pretrained.load("transformer")
+            py = translator.translate("The cat sleeps.")
+            assert page.inner_text(".ac-live-out") == py.text
+            assert page.get_attribute(".ac-live", "data-head") == "2" and "head 2 of" in page.inner_text(".ac-meta")
+            weights = head_attention(translator, py.source_tokens, [])[-1, 1, -1]   # step 1: after <s> alone
+            shown = [float(a) for a in page.locator(".ac-src .ac-w").all_inner_texts()]
+            assert np.abs(np.asarray(shown) - weights).max() <= 0.0050001
+            assert live.problems() == []
+            live.close()
     finally:
         server.shutdown()
         server.server_close()
