@@ -45,8 +45,10 @@ would then be traced); and while tracing, ``layers.input_part`` reads the width 
 as a Python int (it is fixed by the model's configuration), so the weight blocks it slices
 become constants instead of being sliced from the whole matrix at every step.
 
-``meta.json`` lists the inputs and outputs and the settings the browser needs; the
-vocabularies go to ``vocab.json`` as in the checkpoint.
+``meta.json`` lists the inputs and outputs and the settings the browser needs (among them
+``heads``, the number of heads of the ``heads`` output, 0 for the recurrent models, and
+``prefix_state``, true for the Transformer's prefix state); the vocabularies go to
+``vocab.json`` as in the checkpoint.
 
 >>> from attention_course.export.onnx import export_model
 >>> export_model("bahdanau", "site/models/bahdanau")      # doctest: +SKIP
