@@ -281,8 +281,9 @@ def results_table(names: list[str], cards: Mapping[str, dict] | None = None, bas
     out += ["**Beam-5 BLEU by length of the English source.**", "", *_table(by_length), "",
             "**Perplexity, `<unk>` replacement and size.**", "", *_table(model), "",
             "`<unk>` replacement gain: beam-5 BLEU with each `<unk>` replaced by the source word it "
-            "attends to most, minus BLEU with each `<unk>` written as one placeholder word; `–` where the "
-            "card predates that baseline (its old number counted `<unk>` as three tokens, see chapter 05).", "",
+            "attends to most, minus BLEU of the raw output, where each `<unk>` counts as one wrong word; "
+            "`–` where the card predates that baseline (its old number counted `<unk>` as three tokens, "
+            "see chapter 05).", "",
             f"sacreBLEU signature: `{first['bleu_signature']}`. Test split: {first['test_sentences']:,} English "
             "sentences, every French translation a reference."]
     return "\n".join(out) + "\n"
