@@ -215,6 +215,26 @@ def test_7_5_accepts(capsys):
     assert float(offset_share(w, -1).max()) == pytest.approx(share, abs=1e-6)
 
 
+def test_7_5_the_solution_in_the_chapter_passes(capsys):
+    """The folded solution runs in the chapter's names and finds the head the checker reports."""
+    from pathlib import Path
+
+    from attention_course import pretrained
+    from attention_course.data.text import tokenize
+    from attention_course.evaluation.heads import encoder_self_attention
+    from helpers_solutions import solution_code
+    chapter = Path(__file__).resolve().parents[1] / "chapters" / "07_self_attention.ipynb"
+    transformer = pretrained.load("transformer")
+    namespace = {"torch": torch, "tokenize": tokenize, "transformer": transformer, "model": transformer.model,
+                 "encoder_self_attention": encoder_self_attention}
+    exec(solution_code(chapter, "def previous_word_share"), namespace)  # noqa: S102
+    check("7.5", namespace["answer"])
+    out = capsys.readouterr().out
+    assert "correct" in out
+    printed = out.splitlines()[0]                     # the solution's own print: "layer L, head H: share"
+    assert printed.startswith("layer ") and f"{float(namespace['shares'].max()):.2f}" in printed
+
+
 @pytest.mark.parametrize("wrong, hint", [
     (lambda w: torch.diagonal(w, offset=1, dim1=-2, dim2=-1).mean(-1), "next"),
     (lambda w: torch.diagonal(w, dim1=-2, dim2=-1).mean(-1), "itself"),
