@@ -32,7 +32,8 @@ class Translation:
     text: str                        # detokenised French
     source_tokens: list[str]
     target_tokens: list[str]         # after <unk> replacement (without </s>)
-    attention: np.ndarray | None     # len(target_tokens) x len(source_tokens); None without attention
+    attention: np.ndarray | None     # len(target_tokens) x len(source_tokens); None without attention;
+    #                                  a Transformer's: its last layer's heads averaged (each head: transformer_heads)
     steps: list[StepRecord] = field(default_factory=list)  # with words, one per decoding step (</s> included)
     score: float = 0.0               # log-probability of the output
     raw_tokens: list[str] = field(default_factory=list)    # before <unk> replacement
