@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 from attention_course.evaluation.alignment import argmax_alignment, corpus_aer
-from attention_course.evaluation.heads import (alignment_error_by_head, cross_attention, encoder_self_attention,
-                                               head_entropy, offset_share)
+from attention_course.evaluation.heads import (alignment_error_by_head, cross_attention, decoder_self_attention,
+                                               encoder_self_attention, head_entropy, offset_share)
 from attention_course.models.seq2seq import ModelConfig, build_model
 
 
@@ -137,6 +137,24 @@ def test_cross_attention_last_layer_mean_is_the_models_attention(tiny_transforme
     with torch.no_grad():
         _, attention = model(src, lengths, tgt_in)
     assert torch.allclose(heads[-1].mean(1), attention)
+
+
+def test_recorded_decoder_weights_are_causal_and_the_layers_own(tiny_transformer):
+    model = tiny_transformer
+    src, lengths = torch.tensor([[4, 5, 6, 7]]), torch.tensor([4])
+    tgt_in = torch.tensor([[1, 8, 9, 10]])
+    weights = decoder_self_attention(model, src, lengths, tgt_in)
+    assert weights.shape == (2, 1, 4, 4, 4)
+    assert torch.allclose(weights.sum(-1), torch.ones(2, 1, 4, 4))
+    assert float(weights.triu(1).abs().max()) == 0.0                 # nothing ahead is seen
+    # layer 1's weights rebuilt by hand from the target embeddings
+    from attention_course.models.transformer_encoder import embed
+    layer = model.decoder.layers[0]
+    with torch.no_grad():
+        h = layer.norm_self(embed(model.decoder.embedding, tgt_in, True))
+        _, first = layer.self_attention(h, layer.self_attention.keys_values(h), torch.ones(4, 4).bool().tril()[None])
+    assert torch.allclose(weights[0], first)
+    assert all(not layer.self_attention._forward_hooks for layer in model.decoder.layers)
 
 
 def test_rnn_models_are_refused():

@@ -7,7 +7,8 @@ from the model's own modules, never recomputed by a second copy of their code:
 
 * :func:`encoder_self_attention` records what each encoder layer's
   :class:`~attention_course.models.multi_head_attention.MultiHeadAttention` returns, with
-  forward hooks, while the model encodes a batch;
+  forward hooks, while the model encodes a batch; :func:`decoder_self_attention` does the
+  same for the decoder's masked self-attention on a teacher-forced target;
 * :func:`cross_attention` is the decoder's own
   :meth:`~attention_course.models.transformer_decoder.TransformerDecoder.cross_attention`
   on a teacher-forced target.
@@ -30,8 +31,8 @@ import torch
 from ..models.transformer_decoder import TransformerDecoder
 from .alignment import Links, argmax_alignment, corpus_aer
 
-__all__ = ["encoder_self_attention", "cross_attention", "head_entropy", "offset_share",
-           "alignment_error_by_head"]
+__all__ = ["encoder_self_attention", "decoder_self_attention", "cross_attention", "head_entropy",
+           "offset_share", "alignment_error_by_head"]
 
 
 def _check_transformer(model) -> None:
@@ -40,21 +41,38 @@ def _check_transformer(model) -> None:
                          "it has one attention per step, no heads")
 
 
+def _recorded(layers, run) -> torch.Tensor:
+    """The weights each layer's ``self_attention`` returns while ``run()`` runs (forward hooks,
+    removed afterwards): layers x batch x heads x queries x keys."""
+    recorded: list[torch.Tensor] = []
+    hooks = [layer.self_attention.register_forward_hook(lambda _m, _i, out: recorded.append(out[1]))
+             for layer in layers]
+    try:
+        run()
+    finally:
+        for h in hooks:
+            h.remove()
+    return torch.stack(recorded)
+
+
 @torch.no_grad()
 def encoder_self_attention(model, src: torch.Tensor, src_lengths: torch.Tensor) -> torch.Tensor:
     """Every encoder layer's self-attention weights while ``model`` encodes ``src``:
     ``layers x batch x heads x src_len x src_len`` (row i: query word i; padded keys get 0)."""
     _check_transformer(model)
-    recorded: list[torch.Tensor] = []
-    hooks = [layer.self_attention.register_forward_hook(lambda _m, _i, out: recorded.append(out[1]))
-             for layer in model.encoder.layers]
     model.eval()
-    try:
-        model.encode(src, src_lengths)
-    finally:
-        for h in hooks:
-            h.remove()
-    return torch.stack(recorded)
+    return _recorded(model.encoder.layers, lambda: model.encode(src, src_lengths))
+
+
+@torch.no_grad()
+def decoder_self_attention(model, src: torch.Tensor, src_lengths: torch.Tensor, tgt_in: torch.Tensor
+                           ) -> torch.Tensor:
+    """Every decoder layer's masked self-attention weights, teacher-forced on ``tgt_in`` (``<s>``
+    and the target words): ``layers x batch x heads x tgt_len x tgt_len``, zero above the
+    diagonal (row i sees ``tgt_in[:i + 1]``)."""
+    _check_transformer(model)
+    model.eval()
+    return _recorded(model.decoder.layers, lambda: model(src, src_lengths, tgt_in))
 
 
 @torch.no_grad()
