@@ -92,9 +92,13 @@ def is_transformer(model: Seq2Seq) -> bool:
 
 
 def n_heads(model: Seq2Seq) -> int:
-    """Attention heads of the last decoder layer (the step graph's ``heads`` output); 0 for the
-    recurrent models, whose one attention has no heads."""
-    return model.decoder.layers[-1].cross_attention.heads if is_transformer(model) else 0
+    """Attention heads of the last decoder layer (the step graph's ``heads`` output,
+    ``transformer_heads.head_count``); 0 for the recurrent models, whose one attention has no heads."""
+    from types import SimpleNamespace
+
+    from ..transformer_heads import head_count
+
+    return head_count(SimpleNamespace(model=model)) or 0
 
 
 def memory_names(model: Seq2Seq) -> list[str]:
