@@ -14,9 +14,10 @@ from pathlib import Path
 from .checkpoint import RESTORE_HINT, CheckpointError, load_model, read_json
 from .translator import Translator
 
-# The order the course compares them in: no attention first, then Bahdanau, then Luong.
-NAMES = ("seq2seq-init", "seq2seq", "bahdanau", "luong-dot", "luong-general", "luong-concat",
-         "luong-general-nofeed", "luong-local-p")
+# The order the course compares them in: no attention first, then Bahdanau, then Luong, then the
+# Transformer.
+NAMES = ("seq2seq-init", "seq2seq", "seq2seq-uni", "seq2seq-reverse", "bahdanau", "luong-dot",
+         "luong-general", "luong-concat", "luong-general-nofeed", "luong-local-p", "transformer")
 
 
 def checkpoint_dir(name: str) -> Path:
