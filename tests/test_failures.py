@@ -191,3 +191,12 @@ def test_results_match_a_fresh_decode_of_a_sample(results):
     for kind in ("repeated", "immediate", "uncovered"):
         stored = F.dense(run[kind], len(examples))[idx]
         assert [getattr(c, kind) for c in counts] == stored.tolist(), kind
+
+
+def test_results_decode_what_the_model_cards_decode(results):
+    # the same search as the cards (beam 5, α = 1), scored the same way: a run made before a card changed
+    # (new weights, a new scoring rule) shows up here
+    for name, run in results["runs"].items():
+        card = pretrained.metrics(name)["bleu_beam5"]
+        assert run["bleu_card"] == card, name
+        assert run["bleu"] == pytest.approx(card, abs=0.01), name

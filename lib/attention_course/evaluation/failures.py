@@ -380,17 +380,63 @@ def run_all(names: Sequence[str], coverage_models: Sequence[str], betas: Sequenc
     return result
 
 
+def add_runs(names: Sequence[str], out: Path, threads: int = 1) -> dict:
+    """Decode ``names`` again and put their results into the existing results file ``out`` (a model
+    shipped, or scored anew, after the ``--all`` run): the same measurements as :func:`run_all`
+    makes for them, the coverage-penalty runs too where a name is in :data:`COVERAGE_MODELS`. The
+    other models' results are kept; runs and exposure bias stay in the course's order."""
+    torch.set_num_threads(threads)
+    result = load_results(out)
+    examples = test_set("test")
+    sources, references = [e.source for e in examples], [list(e.references) for e in examples]
+    test_sha = output_sha256([json.dumps([s, r], ensure_ascii=False) for s, r in zip(sources, references)])
+    if result["test_sha256"] != test_sha or result["corpus_sha256"] != CORPUS_SHA256:
+        raise ValueError(f"{out} was measured on another test split: run --all")
+    dev = load_splits()["dev"]
+    start = time.perf_counter()
+    for name in names:
+        run, texts = decode_run(name, sources, references)
+        run["bleu_card"] = pretrained.metrics(name).get("bleu_beam5")
+        result["runs"][name] = run
+        print(f"{name}: β = 0, {run['decode_seconds']:.0f} s, BLEU {run['bleu']} (card {run['bleu_card']})",
+              flush=True)
+        if name in COVERAGE_MODELS:
+            result["coverage_penalty"][name] = {}
+            for beta in BETAS:
+                cp_run, cp_texts = decode_run(name, sources, references, beta)
+                cp_run["bleu_vs_beta0"] = paired_bootstrap(cp_texts, texts, references).as_dict()
+                result["coverage_penalty"][name][f"{beta:g}"] = cp_run
+        result["exposure_bias"][name] = exposure_run(name, dev)
+    order = {n: i for i, n in enumerate(pretrained.NAMES)}
+    for key in ("runs", "exposure_bias", "coverage_penalty"):
+        result[key] = dict(sorted(result[key].items(), key=lambda kv: order.get(kv[0], len(order))))
+    result.setdefault("added", []).append({"command": f"{COMMAND.replace('--all', '--add')} {' '.join(names)}",
+                                           "seconds": _round(time.perf_counter() - start, 1),
+                                           "torch_threads": torch.get_num_threads(),
+                                           "package_version": __version__})
+    atomic_write_json(out, result)
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Measure the failures of the shipped models "
                                                  "(chapters/08_failures.ipynb).")
     parser.add_argument("--all", action="store_true", help="every shipped model, the coverage penalty runs "
                         "and exposure bias (what the chapter loads)")
     parser.add_argument("--models", nargs="+", help="only these models (a quick look; the chapter needs --all)")
+    parser.add_argument("--add", nargs="+", metavar="NAME", help="decode these models again and put them into "
+                        "the existing results file, keeping the others' results")
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"results file (default: {RESULTS})")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as the model cards)")
     args = parser.parse_args(argv)
+    if args.add:
+        for name in args.add:
+            pretrained.config(name)                     # an unknown name stops here, before any work
+        add_runs(args.add, args.out, args.threads)
+        print(f"added {', '.join(args.add)} to {args.out}")
+        return 0
     if not args.all and not args.models:
-        parser.error("give --all, or --models NAME ...")
+        parser.error("give --all, --models NAME ... or --add NAME ...")
     names = pretrained.available() if args.all else args.models
     coverage_models = [n for n in COVERAGE_MODELS if n in names]
     result = run_all(names, coverage_models, BETAS, args.out, args.threads)
@@ -405,4 +451,5 @@ if __name__ == "__main__":
 __all__ = ["COMMON", "THRESHOLD", "SEARCH", "COVERAGE_MODELS", "BETAS", "RESULTS", "COMMAND", "common_words",
            "is_content", "repeated_words", "immediate_repeats", "coverage", "uncovered_words", "SentenceCounts",
            "sentence_counts", "count_failures", "per_100", "interval_per_100", "paired_difference_per_100", "sparse",
-           "dense", "load_results", "TokenAccuracy", "token_accuracy", "accuracy_difference", "run_all", "main"]
+           "dense", "load_results", "TokenAccuracy", "token_accuracy", "accuracy_difference", "run_all", "add_runs",
+           "main"]
