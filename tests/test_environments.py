@@ -50,7 +50,7 @@ def test_colab_installs_from_git_and_runs_every_chapter(environment_runs):
     assert " 7.7.1 7.34.0" in installed, installed
     # What a Colab install downloads: a partial clone, the files of one commit (no old weights).
     size = int(_ok(run, "partial clone").output.split()[-1])
-    assert size < 70e6, f"the Colab install downloads {size / 1e6:.0f} MB"
+    assert size < 90e6, f"the Colab install downloads {size / 1e6:.0f} MB"
     _ok(run, "colab install")
     # The corpus came from the stand-in mirror into the cache, verified there.
     assert list((run.root / "cache").rglob("fra-eng.zip")), "the corpus was not downloaded"
