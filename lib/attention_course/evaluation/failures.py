@@ -328,6 +328,26 @@ def exposure_run(name: str, pairs: list[tuple[str, str]]) -> dict:
             "seconds": _round(time.perf_counter() - t0, 1)}
 
 
+def baseline_run(name: str, sources: list[str], references: list[list[str]]) -> tuple[dict, list[str]]:
+    """:func:`decode_run` at β = 0, with the model card's BLEU beside it (the same decode)."""
+    run, texts = decode_run(name, sources, references)
+    run["bleu_card"] = pretrained.metrics(name).get("bleu_beam5")
+    print(f"{name}: β = 0, {run['decode_seconds']:.0f} s, BLEU {run['bleu']} (card {run['bleu_card']})", flush=True)
+    return run, texts
+
+
+def coverage_runs(name: str, sources: list[str], references: list[list[str]], baseline_texts: list[str],
+                  betas: Sequence[float]) -> dict:
+    """:func:`decode_run` with each coverage penalty β, each compared with the β = 0 outputs."""
+    runs = {}
+    for beta in betas:
+        run, texts = decode_run(name, sources, references, beta)
+        run["bleu_vs_beta0"] = paired_bootstrap(texts, baseline_texts, references).as_dict()
+        runs[f"{beta:g}"] = run
+        print(f"{name}: β = {beta:g}, {run['decode_seconds']:.0f} s, BLEU {run['bleu']}", flush=True)
+    return runs
+
+
 def run_all(names: Sequence[str], coverage_models: Sequence[str], betas: Sequence[float], out: Path,
             threads: int = 1) -> dict:
     """Everything the chapter loads, written to ``out``."""
@@ -353,22 +373,13 @@ def run_all(names: Sequence[str], coverage_models: Sequence[str], betas: Sequenc
     t0 = time.perf_counter()
     baseline_texts = {}
     for name in names:
-        run, baseline_texts[name] = decode_run(name, sources, references)
-        run["bleu_card"] = pretrained.metrics(name).get("bleu_beam5")     # the same decode as the model card
-        result["runs"][name] = run
-        print(f"{name}: β = 0, {run['decode_seconds']:.0f} s, BLEU {run['bleu']} (card {run['bleu_card']})",
-              flush=True)
+        result["runs"][name], baseline_texts[name] = baseline_run(name, sources, references)
     result["seconds"]["baseline"] = _round(time.perf_counter() - t0, 1)
     t0 = time.perf_counter()
     for name in coverage_models:
         if name not in baseline_texts:
             _, baseline_texts[name] = decode_run(name, sources, references)
-        result["coverage_penalty"][name] = {}
-        for beta in betas:
-            run, texts = decode_run(name, sources, references, beta)
-            run["bleu_vs_beta0"] = paired_bootstrap(texts, baseline_texts[name], references).as_dict()
-            result["coverage_penalty"][name][f"{beta:g}"] = run
-            print(f"{name}: β = {beta:g}, {run['decode_seconds']:.0f} s, BLEU {run['bleu']}", flush=True)
+        result["coverage_penalty"][name] = coverage_runs(name, sources, references, baseline_texts[name], betas)
     result["seconds"]["coverage_penalty"] = _round(time.perf_counter() - t0, 1)
     t0 = time.perf_counter()
     for name in names:
@@ -395,17 +406,9 @@ def add_runs(names: Sequence[str], out: Path, threads: int = 1) -> dict:
     dev = load_splits()["dev"]
     start = time.perf_counter()
     for name in names:
-        run, texts = decode_run(name, sources, references)
-        run["bleu_card"] = pretrained.metrics(name).get("bleu_beam5")
-        result["runs"][name] = run
-        print(f"{name}: β = 0, {run['decode_seconds']:.0f} s, BLEU {run['bleu']} (card {run['bleu_card']})",
-              flush=True)
+        result["runs"][name], texts = baseline_run(name, sources, references)
         if name in COVERAGE_MODELS:
-            result["coverage_penalty"][name] = {}
-            for beta in BETAS:
-                cp_run, cp_texts = decode_run(name, sources, references, beta)
-                cp_run["bleu_vs_beta0"] = paired_bootstrap(cp_texts, texts, references).as_dict()
-                result["coverage_penalty"][name][f"{beta:g}"] = cp_run
+            result["coverage_penalty"][name] = coverage_runs(name, sources, references, texts, BETAS)
         result["exposure_bias"][name] = exposure_run(name, dev)
     order = {n: i for i, n in enumerate(pretrained.NAMES)}
     for key in ("runs", "exposure_bias", "coverage_penalty"):
