@@ -196,11 +196,27 @@ def test_seed_variation_from_fake_runs(tmp_path, monkeypatch):
     assert summary["seq2seq"]["sd"] == pytest.approx(1.5)
     assert summary["bahdanau"]["bleu"] == [44.0, 43.0]       # the lr=0.01 run is left out
     assert summary["luong-general"]["seeds"] == [1234] and np.isnan(summary["luong-general"]["sd"])
-    block = report.seeds_block(results, shipped)
+    intervals = {("bahdanau", "seq2seq"): {"delta": 10.5, "ci95": [9.6, 11.4]}}
+    block = report.seeds_block(results, shipped, intervals=intervals)
     assert "| `seq2seq` | 3 (7, 8, 1234) | 32.50 ± 1.50 | 31.00 – 34.00 |" in block
     assert "| `bahdanau` | 2 (7, 1234) | 43.50 ± 0.71 |" in block
     assert "| `luong-general` | 1 (1234) | 44.50 ± – |" in block
     assert "`bahdanau` seed 9: train.lr" in block
+    # every seed of bahdanau (44, 43) against every seed of seq2seq (31, 34, 32.5): 13, 10, 11.5, 12, 9, 10.5;
+    # luong-general has one seed and no line
+    assert ("- `bahdanau` − `seq2seq`: +11.00 BLEU between the means; over the 6 pairs of seeds from +9.00 to "
+            "+13.00 (6 of 6 above 0); the shipped pair: +10.5 [+9.6, +11.4].") in block
+    assert "(0.71 to 1.50 BLEU here)" in block and "`luong-general` −" not in block and "− `luong-general`" not in block
+
+
+def test_seed_differences_are_oriented_and_count_every_pair_of_seeds():
+    summary = [{"name": "a", "bleu": [30.0, 32.0, 31.0], "mean": 31.0},
+               {"name": "b", "bleu": [31.5, 32.5], "mean": 32.0},
+               {"name": "c", "bleu": [40.0], "mean": 40.0}]
+    (d,) = report.seed_differences(summary)
+    # b is ahead on average, so it comes first; 31.5 and 32.5 against 30, 32, 31
+    assert (d["a"], d["b"], d["delta"]) == ("b", "a", 1.0)
+    assert (d["low"], d["high"], d["above"], d["pairs"]) == (-0.5, 2.5, 5, 6)
 
 
 def test_seed_section_without_runs_says_how_to_make_them(tmp_path):

@@ -512,15 +512,39 @@ def seed_summary(runs: list[dict], shipped: Mapping[str, tuple[int, float]], mod
     return out
 
 
+def seed_differences(summary: list[dict]) -> list[dict]:
+    """For every pair of models with at least two seeds each, in ``summary``'s order and oriented
+    so that the mean difference is ≥ 0: the difference of the means, and over every seed of one
+    model against every seed of the other the lowest and highest difference and how many are > 0."""
+    have = [s for s in summary if len(s["bleu"]) > 1]
+    out = []
+    for i, x in enumerate(have):
+        for y in have[i + 1:]:
+            a, b = (x, y) if x["mean"] >= y["mean"] else (y, x)
+            diffs = [p - q for p in a["bleu"] for q in b["bleu"]]
+            out.append({"a": a["name"], "b": b["name"], "delta": a["mean"] - b["mean"],
+                        "low": min(diffs), "high": max(diffs), "above": sum(d > 0 for d in diffs), "pairs": len(diffs)})
+    return out
+
+
 def shipped_seeds(models: Sequence[str] = SEED_MODELS) -> dict[str, tuple[int, float]]:
     """``{name: (seed, test BLEU beam 5)}`` of the shipped models (seed from the config, BLEU from the card)."""
     return {n: (pretrained.config(n)["run"]["train"]["seed"], pretrained.metrics(n)["bleu_beam5"])
             for n in models if n in pretrained.available()}
 
 
+def shipped_intervals(models: Sequence[str] = SEED_MODELS) -> dict[tuple[str, str], dict]:
+    """``{(a, b): Δ BLEU with its 95 % interval}`` of the shipped models, from a's card."""
+    cards = {n: pretrained.metrics(n) for n in models if n in pretrained.available()}
+    return {(a, b): e for a in cards for b in cards if a != b and (e := _vs(cards[a], b, "bleu"))}
+
+
 def seeds_block(results: Path | None, shipped: Mapping[str, tuple[int, float]] | None = None,
-                models: Sequence[str] = SEED_MODELS) -> str:
-    """The SEEDS block: mean ± sd of test BLEU over seeds, from the results file if it has runs."""
+                models: Sequence[str] = SEED_MODELS,
+                intervals: Mapping[tuple[str, str], dict] | None = None) -> str:
+    """The SEEDS block: mean ± sd of test BLEU over seeds, from the results file if it has runs,
+    and every difference between the models over their seeds next to the shipped pair's
+    paired-bootstrap interval (``intervals``, default from the cards)."""
     data = json.loads(results.read_text(encoding="utf-8")) if results is not None and results.is_file() else {}
     runs = data.get("runs", [])
     shipped = shipped_seeds(models) if shipped is None else shipped
@@ -547,7 +571,23 @@ def seeds_block(results: Path | None, shipped: Mapping[str, tuple[int, float]] |
         text += (f" Left out: {len(left_out)} run(s) whose settings differ from the shipped config beyond the seed ("
                  + "; ".join(f"`{r['name']}` seed {r['seed']}: {', '.join(r['differs_from_shipped'])}" for r in left_out)
                  + ").")
-    return "\n".join([*_table(rows), "", text + " " + how, ""])
+    out = [*_table(rows), "", text + " " + how, ""]
+    diffs = seed_differences(summary)
+    if diffs:
+        intervals = shipped_intervals(models) if intervals is None else intervals
+        sds = [s["sd"] for s in summary if len(s["bleu"]) > 1]
+        out += ["The differences between the models over their seeds (every seed of one against every seed of the "
+                "other), beside the paired-bootstrap interval of the shipped pair, which measures how much the test "
+                "sentences decide a difference, not how much the seed does. The seed-to-seed sd "
+                f"({min(sds):.2f} to {max(sds):.2f} BLEU here) is the part those intervals leave out.", ""]
+        for d in diffs:
+            e = intervals.get((d["a"], d["b"]))
+            out.append(f"- `{d['a']}` − `{d['b']}`: {d['delta']:+.2f} BLEU between the means; over the "
+                       f"{d['pairs']} pairs of seeds from {d['low']:+.2f} to {d['high']:+.2f} "
+                       f"({d['above']} of {d['pairs']} above 0)"
+                       + (f"; the shipped pair: {_ci(e)}" if e else "") + ".")
+        out.append("")
+    return "\n".join(out)
 
 
 # --- writing the blocks --------------------------------------------------------------------------
