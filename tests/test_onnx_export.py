@@ -255,14 +255,14 @@ class _RandomModel:
 
 
 @pytest.mark.parametrize("settings", [
-    dict(decoder="bahdanau", bidirectional=False, reverse_source=True),
+    dict(decoder="luong", attention="general", bidirectional=False, reverse_source=True),
     dict(decoder="luong", attention="concat", reverse_source=True),
     dict(decoder="luong", attention="local-p", window=2, input_feeding=False, bidirectional=False),
     dict(decoder="context-every-step", reverse_source=True, bidirectional=False),
     dict(decoder="context-every-step", bidirectional=False),
     dict(decoder="transformer", heads=2, layers=3, ff_size=24, reverse_source=True),
     dict(decoder="transformer", heads=4, layers=1, ff_size=24, positional=False),
-], ids=["bahdanau-uni-reversed", "luong-concat-reversed", "local-p-nofeed-uni", "seq2seq-uni-reversed",
+], ids=["luong-general-uni-reversed", "luong-concat-reversed", "local-p-nofeed-uni", "seq2seq-uni-reversed",
         "seq2seq-uni", "transformer-3-layers-reversed", "transformer-no-positions"])
 def test_settings_the_shipped_models_do_not_use_export_too(settings, tmp_path):
     """Source reversal, a one-way encoder, other Transformer sizes go through ``model.encode``

@@ -12,10 +12,12 @@ import torch
 
 from attention_course import pretrained
 from attention_course.data.batching import make_batch, pad
+from attention_course.checkpoint import load_model, save_model
 from attention_course.data.text import tokenize
-from attention_course.models import build_model, reverse_padded
+from attention_course.data.vocabulary import Vocabulary
+from attention_course.models import ModelConfig, build_model, reverse_padded
 from attention_course.search import beam_search, greedy_search
-from attention_course.train import RunConfig
+from attention_course.train import ConfigError, RunConfig
 
 from helpers_models import (SRC_VOCAB, TGT_VOCAB, one_thread, random_ids, tiny_config,  # noqa: F401 (autouse)
                             tiny_model)
@@ -85,7 +87,7 @@ def test_padding_changes_nothing_for_a_reversing_model():
 @torch.no_grad()
 def test_an_attention_model_still_attends_to_the_source_words_as_written():
     """The annotations are put back in source order: attention weights index the words as written."""
-    plain, reversing = pair("bahdanau", seed=3)
+    plain, reversing = pair("luong-general", seed=3)
     batch = make_batch(SOURCES, TARGETS)
     enc = reversing.encode(batch.src, batch.src_lengths).enc
     by_hand = plain.encoder(pad(reversed_by_hand(SOURCES)), batch.src_lengths)
@@ -194,3 +196,86 @@ def test_the_shipped_one_way_models_read_as_their_names_say(name):
             [r.tokens for r in greedy_search(model, as_written, lengths)]
     for t in tr.translate_batch(INVENTED, beam_size=3, record=True):
         assert t.attention is None and t.text and len(t.steps) >= len(t.target_tokens) + 1
+
+
+# ---- attention models, the Transformer, and a saved reversing model ----------------------------
+
+TINY_TRANSFORMER = dict(decoder="transformer", emb_size=16, layers=2, heads=4, ff_size=24, dropout=0.0)
+
+
+def pair_of(variant: str, seed: int):
+    """``pair`` for the recurrent variants, and for a tiny Transformer."""
+    if variant != "transformer":
+        return pair(variant, seed)
+    torch.manual_seed(seed)
+    plain = build_model(ModelConfig(**TINY_TRANSFORMER), SRC_VOCAB, TGT_VOCAB).double().eval()
+    reversing = build_model(ModelConfig(**TINY_TRANSFORMER, reverse_source=True), SRC_VOCAB, TGT_VOCAB).double().eval()
+    reversing.load_state_dict(plain.state_dict())
+    return plain, reversing
+
+
+def reverse_source_axis(attention, lengths):
+    """Attention weights (batch x target x source) with each row's real source positions reversed."""
+    return reverse_padded(attention.transpose(1, 2), lengths).transpose(1, 2)
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("variant", ["luong-general", "luong-concat", "transformer"])
+def test_a_reversing_attention_model_equals_the_plain_model_on_reversed_input(variant):
+    """Global attention reads the annotations as a set, so a reversing model computes what the plain
+    model computes from the reversed sentence, to the last digit; only the attention weights come
+    back in source order (the plain model's weights, reversed), in training and in search."""
+    plain, reversing = pair_of(variant, seed=7)
+    batch = make_batch(SOURCES, TARGETS)
+    by_hand = make_batch(reversed_by_hand(SOURCES), TARGETS)
+    logits, attention = reversing(batch.src, batch.src_lengths, batch.tgt_in)
+    want_logits, want_attention = plain(by_hand.src, by_hand.src_lengths, by_hand.tgt_in)
+    torch.testing.assert_close(logits, want_logits, **TOL)
+    torch.testing.assert_close(attention, reverse_source_axis(want_attention, batch.src_lengths), **TOL)
+    assert not torch.allclose(attention, want_attention), "the weights index the words as written"
+    lengths = batch.src_lengths
+    for search in (lambda m, s: greedy_search(m, s, lengths, record=True),
+                   lambda m, s: beam_search(m, s, lengths, beam_size=3, record=True)):
+        for a, b in zip(search(reversing, batch.src), search(plain, by_hand.src)):
+            assert a.tokens == b.tokens and a.score == pytest.approx(b.score, abs=1e-9)
+            torch.testing.assert_close(a.attention, b.attention.flip(-1), **TOL)
+
+
+@torch.no_grad()
+def test_local_attention_places_its_window_on_the_source_as_written():
+    """Local-p attention predicts a position p_t in the source: a reversing model puts it on the
+    sentence as written, so it is not the plain model on reversed input (global attention is)."""
+    plain, reversing = pair("luong-local-p", seed=8)
+    batch = make_batch(SOURCES, TARGETS)
+    by_hand = make_batch(reversed_by_hand(SOURCES), TARGETS)
+    assert not torch.allclose(reversing(batch.src, batch.src_lengths, batch.tgt_in)[0],
+                              plain(by_hand.src, by_hand.src_lengths, by_hand.tgt_in)[0])
+
+
+def test_a_saved_reversing_model_loads_as_a_reversing_model(tmp_path):
+    """``reverse_source`` travels with the weights: the loaded model computes what was saved."""
+    _, reversing = pair("luong-general", seed=9)
+    src = Vocabulary(["<pad>", "<unk>", "<s>", "</s>"] + [f"en{i}" for i in range(SRC_VOCAB - 4)])
+    tgt = Vocabulary(["<pad>", "<unk>", "<s>", "</s>"] + [f"fr{i}" for i in range(TGT_VOCAB - 4)])
+    d = save_model(tmp_path / "tiny-reverse", reversing, tiny_config("luong-general", reverse_source=True), src, tgt,
+                   "tiny-reverse", dtype=torch.float64)
+    loaded, config, _, _ = load_model(d)
+    assert loaded.reverse_source and config["model"]["reverse_source"] is True
+    batch = make_batch(SOURCES, TARGETS)
+    loaded = loaded.double()
+    torch.testing.assert_close(loaded(batch.src, batch.src_lengths, batch.tgt_in)[0],
+                               reversing(batch.src, batch.src_lengths, batch.tgt_in)[0], **TOL)
+
+
+@pytest.mark.parametrize("settings", [dict(reverse_source=True), dict(bidirectional=False),
+                                      dict(reverse_source=True, bidirectional=False)])
+def test_bahdanau_needs_the_backward_state_of_the_sentence_as_written(settings):
+    """Bahdanau's s_0 = tanh(W_s ←h_1) reads the annotation of the first word: reversed or read one
+    way, that state has seen one word. The combination is refused with one clear error."""
+    with pytest.raises(ValueError, match="decoder 'bahdanau' starts from s_0"):
+        ModelConfig(decoder="bahdanau", **settings)
+    ModelConfig(decoder="luong", **settings)
+    config = RunConfig.load(CONFIGS / "bahdanau.json").to_dict()
+    config["model"].update(settings)
+    with pytest.raises(ConfigError, match="^decoder 'bahdanau' starts from s_0"):    # one line, before any work
+        RunConfig.from_dict(config)

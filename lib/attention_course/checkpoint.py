@@ -214,7 +214,10 @@ def validate_model_config(settings, path: Path = Path(CONFIG)) -> ModelConfig:
             why = _bad_value(name, settings[name], kind, allowed)
             if why:
                 raise _invalid_config(path, why)
-    cfg = ModelConfig(**settings)
+    try:
+        cfg = ModelConfig(**settings)
+    except ValueError as e:     # settings that do not fit together (ModelConfig's own rules)
+        raise _invalid_config(path, str(e)) from None
     if cfg.decoder == "luong":
         score = cfg.local_score if cfg.attention in ("local-m", "local-p") else cfg.attention
         if score == "dot" and cfg.decoder_size != 2 * cfg.hidden_size:

@@ -36,8 +36,8 @@ class ModelConfig:
     decoder_size: int = 256
     attention_size: int = 256
     dropout: float = 0.2
-    reverse_source: bool = False       # feed each source sentence backwards (Sutskever et al. 2014, Sec. 3.3)
-    bidirectional: bool = True         # false: one left-to-right GRU of 2 * hidden_size (as Sutskever et al.)
+    reverse_source: bool = False       # feed each source sentence backwards (Sutskever et al. 2014, Sec. 3.3); not with bahdanau
+    bidirectional: bool = True         # false: one left-to-right GRU of 2 * hidden_size (as Sutskever et al.); not with bahdanau
     # decoder "transformer" (Vaswani et al. 2017): encoder and decoder are Transformers of width
     # emb_size (d_model); hidden_size, decoder_size, attention_size and the Luong settings do not apply
     layers: int = 2                    # encoder layers, and as many decoder layers
@@ -48,6 +48,12 @@ class ModelConfig:
     def __post_init__(self):
         if self.decoder not in DECODERS:
             raise ValueError(f"decoder must be one of {DECODERS}, got {self.decoder!r}")
+        if self.decoder == "bahdanau" and (self.reverse_source or not self.bidirectional):
+            raise ValueError("decoder 'bahdanau' starts from s_0 = tanh(W_s ←h_1), the backward state of a "
+                             "bidirectional encoder at the first word of the sentence as written, which has read "
+                             "the whole sentence; with reverse_source or a one-way encoder that state has read one "
+                             "word. Use a Luong decoder (it starts from the encoder's final state) or leave "
+                             "reverse_source false and bidirectional true")
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
