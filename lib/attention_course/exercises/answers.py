@@ -48,7 +48,7 @@ def as_function(x, name: str):
 
 
 def mean_over_words(losses, batch) -> float:
-    """Mean of per-position losses over the real target words (padding, index 0, left out)."""
+    """Mean of per-position losses over the real target tokens (padding, index 0, left out)."""
     real = batch.tgt_out != 0
     return float(losses[real].sum() / real.sum())
 

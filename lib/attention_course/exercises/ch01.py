@@ -151,7 +151,7 @@ ABLATION_PAIRS = (
      "Il pleut, alors nous resterons à la maison ce soir."),
 )
 ABLATION_MODELS = ("seq2seq", "seq2seq-init")   # context-every-step, context-as-initial-state
-ABLATION_TOL = 1e-3                             # nats per word
+ABLATION_TOL = 1e-3                             # nats per target token
 
 
 def ablation_batch(translator):
@@ -231,7 +231,7 @@ def check_summary_ablation(answer) -> str:
             (float(right[real].sum()),
              "That is the sum over the words; give the mean per real target word."),
             (float(right.mean()),
-             "Leave the padding out: average over the real target words only "
+             "Leave the padding out: average over the real target tokens only "
              "(tgt_out != 0), as Seq2Seq.loss does."),
             (float(torch.stack([right[k][real[k]].mean() for k in range(len(real))]).mean()),
              "That is the mean of the sentences' mean losses; pool the words of all sentences "

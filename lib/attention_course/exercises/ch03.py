@@ -154,7 +154,7 @@ def check_initial_state(answer) -> str:
 
 UNIFORM_MODEL = "bahdanau"
 FIXED_VECTOR_MODEL = "seq2seq"     # for scale in the success message: trained with one fixed vector
-UNIFORM_TOL = 1e-3                 # nats per word
+UNIFORM_TOL = 1e-3                 # nats per target token
 
 
 def uniform_word_losses(model, batch, context: str = "mean"):
@@ -231,7 +231,7 @@ def check_uniform_attention(answer) -> str:
              "You averaged the keys U_a h_j. The context averages the annotations h_j themselves "
              "(the third argument of the attention's forward)."),
             (float(right[real].sum()), "That is the sum over the words; give the mean per real target word."),
-            (float(right.mean()), "Leave the padding out: average over the real target words only "
+            (float(right.mean()), "Leave the padding out: average over the real target tokens only "
                                   "(tgt_out != 0), as Seq2Seq.loss does."),
         ]
         for value, hint in slips:

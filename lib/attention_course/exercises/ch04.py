@@ -251,7 +251,7 @@ def check_no_feeding(answer) -> str:
         (off, n), (on, _) = (_luong_by_hand(translator, feed="zero", per="sentence"),
                              _luong_by_hand(translator, per="sentence"))
         worse = int((off / n > on / n).sum())
-        return (f"Teacher-forced loss on these {len(PAIRS_44)} pairs, nats per word:\n"
+        return (f"Teacher-forced loss on these {len(PAIRS_44)} pairs, nats per target token:\n"
                 f"  {MODEL_44}, input feeding on (as trained)  {with_feeding:.3f}\n"
                 f"  {MODEL_44}, input feeding switched off     {right:.3f}\n"
                 f"  luong-general-nofeed, trained without it    {nofeed:.3f}\n"
@@ -271,10 +271,10 @@ def check_no_feeding(answer) -> str:
         raise AssertionError("You zeroed the attentional state h̃_t that predicts the word as well. Only the "
                              "copy fed to the next step becomes zero; step t still predicts from its own h̃_t.")
     if abs(got - _luong_by_hand(translator, feed="zero", per="all")) < TOL:
-        raise AssertionError("The mean includes the padding positions: average over real target words only "
+        raise AssertionError("The mean includes the padding positions: average over real target tokens only "
                              "(tgt_out != 0, or ignore_index=0 in the cross-entropy).")
     if abs(got - _luong_by_hand(translator, feed="zero", per="sum")) < 1e-2:
-        raise AssertionError("That is the sum over all target words; give the mean per real target word.")
+        raise AssertionError("That is the sum over all target tokens; give the mean per real target token.")
     raise AssertionError("Not quite. Encode the batch, then for t = 0, 1, ... call "
                          "decoder.step(batch.tgt_in[:, t], (h, zeros), memory, t), keep the new h, and "
                          "average the cross-entropy of the logits against batch.tgt_out over real words. "
