@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +17,8 @@ from attention_course.evaluation import report
 from attention_course.evaluation.significance import paired_bootstrap
 
 from helpers_models import SRC_VOCAB, TGT_VOCAB, tiny_config, tiny_model, one_thread  # noqa: F401 (autouse fixture)
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def fake_card(name: str, bleu: float, attention: bool, vs: dict | None = None) -> dict:
@@ -294,3 +297,16 @@ def test_eleven_learning_curves_are_told_apart():
     ax = report.learning_curves_figure(list(logs), logs).axes[0]
     styles = {(str(line.get_color()), line.get_marker()) for line in ax.get_lines()}
     assert len(styles) == 11
+
+
+@pytest.mark.parametrize("page", ["book/results.md", "README.md"])
+def test_the_committed_tables_are_what_report_writes_from_the_cards_and_the_seed_runs(page, tmp_path):
+    """A card or the seed results changed without ``report --table`` being run again fails here:
+    the generated blocks of the committed page are rewritten from them and must not change."""
+    committed = (ROOT / page).read_text(encoding="utf-8")
+    copy_ = tmp_path / page
+    copy_.parent.mkdir(parents=True, exist_ok=True)
+    copy_.write_text(committed, encoding="utf-8")
+    report.write_table(copy_, pretrained.available(), ROOT / report.SEED_RESULTS, tmp_path / report.CURVES_FIGURE)
+    assert copy_.read_text(encoding="utf-8") == committed, \
+        f"regenerate with: python -m attention_course.evaluation.report --table {page}"
