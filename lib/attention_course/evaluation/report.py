@@ -324,7 +324,7 @@ def _difference_sentences(names: list[str], cards: Mapping[str, dict], baseline:
                    "Each card (`pretrained.metrics(name)[\"paired_bootstrap_beam5\"]`) holds the Δ BLEU and Δ chrF "
                    "with their intervals against every other model. These intervals measure how much the test "
                    "sentences decide a difference, not how much another training seed would change it "
-                   "(see *Seed variation*).")
+                   "(see *Seed variation* on the results page, `book/results.md`).")
     return out
 
 
