@@ -17,11 +17,16 @@ from .models.transformer_decoder import TransformerDecoder
 from .translator import Translator
 
 
-def head_count(translator) -> int | None:
-    """The number of heads of the last layer's attention over the source; None when ``translator``
-    does not hold a Transformer (an RNN model has one attention per step, or none)."""
-    decoder = getattr(getattr(translator, "model", None), "decoder", None)
+def model_head_count(model) -> int | None:
+    """The number of heads of the last layer's attention over the source; None when ``model`` is
+    not a Transformer (an RNN model has one attention per step, or none)."""
+    decoder = getattr(model, "decoder", None)
     return decoder.layers[-1].cross_attention.heads if isinstance(decoder, TransformerDecoder) else None
+
+
+def head_count(translator) -> int | None:
+    """:func:`model_head_count` of the model ``translator`` holds (None without one)."""
+    return model_head_count(getattr(translator, "model", None))
 
 
 @torch.no_grad()

@@ -348,13 +348,20 @@ def coverage_runs(name: str, sources: list[str], references: list[list[str]], ba
     return runs
 
 
+def _test_split() -> tuple[list[str], list[list[str]], str]:
+    """The test split's sources and references, and the sha256 that ties a results file to them."""
+    examples = test_set("test")
+    sources, references = [e.source for e in examples], [list(e.references) for e in examples]
+    return sources, references, output_sha256([json.dumps([s, r], ensure_ascii=False)
+                                               for s, r in zip(sources, references)])
+
+
 def run_all(names: Sequence[str], coverage_models: Sequence[str], betas: Sequence[float], out: Path,
             threads: int = 1) -> dict:
     """Everything the chapter loads, written to ``out``."""
     torch.set_num_threads(threads)
     start = time.perf_counter()
-    examples = test_set("test")
-    sources, references = [e.source for e in examples], [list(e.references) for e in examples]
+    sources, references, test_sha = _test_split()
     dev = load_splits()["dev"]
     result = {
         "what": "failure analysis of the shipped models on the test split (beam 5, α = 1) and exposure bias "
@@ -365,7 +372,7 @@ def run_all(names: Sequence[str], coverage_models: Sequence[str], betas: Sequenc
         "definitions": {"common_words": COMMON, "uncovered_below": THRESHOLD, "search": SEARCH,
                         "tokens": "raw_tokens (before <unk> replacement), compared lower-cased"},
         "test_sentences": len(sources), "dev_pairs": len(dev),
-        "test_sha256": output_sha256([json.dumps([s, r], ensure_ascii=False) for s, r in zip(sources, references)]),
+        "test_sha256": test_sha,
         "runs": {}, "coverage_penalty": {}, "exposure_bias": {},
         "torch_threads": torch.get_num_threads(), "machine": platform.machine(),
         "corpus_sha256": CORPUS_SHA256, "package_version": __version__, "seconds": {},
@@ -398,9 +405,7 @@ def add_runs(names: Sequence[str], out: Path, threads: int = 1) -> dict:
     other models' results are kept; runs and exposure bias stay in the course's order."""
     torch.set_num_threads(threads)
     result = load_results(out)
-    examples = test_set("test")
-    sources, references = [e.source for e in examples], [list(e.references) for e in examples]
-    test_sha = output_sha256([json.dumps([s, r], ensure_ascii=False) for s, r in zip(sources, references)])
+    sources, references, test_sha = _test_split()
     if result["test_sha256"] != test_sha or result["corpus_sha256"] != CORPUS_SHA256:
         raise ValueError(f"{out} was measured on another test split: run --all")
     dev = load_splits()["dev"]

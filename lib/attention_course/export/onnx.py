@@ -93,12 +93,10 @@ def is_transformer(model: Seq2Seq) -> bool:
 
 def n_heads(model: Seq2Seq) -> int:
     """Attention heads of the last decoder layer (the step graph's ``heads`` output,
-    ``transformer_heads.head_count``); 0 for the recurrent models, whose one attention has no heads."""
-    from types import SimpleNamespace
+    ``transformer_heads.model_head_count``); 0 for the recurrent models, whose one attention has no heads."""
+    from ..transformer_heads import model_head_count
 
-    from ..transformer_heads import head_count
-
-    return head_count(SimpleNamespace(model=model)) or 0
+    return model_head_count(model) or 0
 
 
 def memory_names(model: Seq2Seq) -> list[str]:
