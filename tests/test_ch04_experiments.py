@@ -17,6 +17,7 @@ import torch
 from attention_course import pretrained
 from attention_course.data.text import tokenize
 from attention_course.evaluation.attention_experiments import (
+    ENTROPY_SENTENCES, entropy_sample,
     SentenceEntropies, largest_change, mean_with_interval, next_step_attention, paired_difference, row_entropies,
     sentence_entropies)
 
@@ -124,3 +125,13 @@ def test_paired_difference():
     assert "+0.20 [+0.20, +0.20]" == d.format(sign=True)
     with pytest.raises(ValueError, match="same ones"):
         paired_difference(a, SentenceEntropies(a.total[:10], a.rows[:10]))
+
+
+def test_entropy_sample_draws_the_same_positions_from_examples_and_their_sources():
+    examples = [(f"source {i}", f"target {i}") for i in range(1000)]
+    sources = [s for s, _ in examples]
+    drawn = entropy_sample(examples)
+    assert len(drawn) == ENTROPY_SENTENCES == 300 and len(set(drawn)) == 300   # without replacement
+    assert [s for s, _ in drawn] == entropy_sample(sources)          # the chapter's sample = the seed runs'
+    assert drawn != entropy_sample(examples, seed=1)
+    assert sorted(entropy_sample(sources[:5])) == sources[:5]         # fewer than 300: all of them

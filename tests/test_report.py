@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 from attention_course import pretrained
-from attention_course.checkpoint import save_model
+from attention_course.checkpoint import load_model, save_model
 from attention_course.data.vocabulary import Vocabulary
 from attention_course.evaluation import report
-from attention_course.evaluation.significance import paired_bootstrap
+from attention_course.evaluation.significance import paired_bootstrap, paired_precision_decay
+from attention_course.translator import Translator
 
 from helpers_models import SRC_VOCAB, TGT_VOCAB, tiny_config, tiny_model, one_thread  # noqa: F401 (autouse fixture)
 
@@ -90,10 +91,15 @@ def test_comparisons_are_paired_bootstrap_results_and_mirror_each_other():
     direct = paired_bootstrap(outputs["b"], outputs["a"], refs, "bleu", n=200)
     assert table["b"]["a"]["bleu"] == {"delta": round(direct.delta, 2), "ci95": [round(direct.low, 2), round(direct.high, 2)],
                                        "p_value": round(direct.p_value, 4)}
+    decay = paired_precision_decay(outputs["b"], outputs["a"], refs, n=200)
+    assert decay.delta != 0
+    assert table["b"]["a"]["p4_over_p1"] == {"delta": round(decay.delta, 2),
+                                             "ci95": [round(decay.low, 2), round(decay.high, 2)],
+                                             "p_value": round(decay.p_value, 4)}
     for x in outputs:
         for y in outputs:
             if x != y:
-                for metric in ("bleu", "chrf"):
+                for metric in ("bleu", "chrf", "p4_over_p1"):
                     e, m = table[x][y][metric], table[y][x][metric]
                     assert e["delta"] == -m["delta"] and e["ci95"] == [-m["ci95"][1], -m["ci95"][0]]
 
@@ -188,6 +194,14 @@ def test_seed_variation_from_fake_runs(tmp_path, monkeypatch):
     by = {(r["name"], r["seed"]): r for r in data["runs"]}
     assert by[("bahdanau", 9)]["differs_from_shipped"] == ["train.lr"] and by[("seq2seq", 7)]["differs_from_shipped"] == []
     assert report.record_seed_runs(runs[:1], results)["runs"] == data["runs"]     # merged, not duplicated
+    # the attention entropy of chapter 4, for the model with attention only, recomputed by hand: greedy
+    # translations of all three sentences (fewer than the sample size), each row normalised, -Σ a log a
+    assert "attention_entropy" not in by[("seq2seq", 7)] and by[("bahdanau", 7)]["entropy_sentences"] == 3
+    model, _, sv, tv = load_model(runs[2] / "model")
+    rows = [t.attention / t.attention.sum(1, keepdims=True)
+            for t in Translator(model, sv, tv).translate_batch(sources)]
+    by_hand = sum(float(-(a * np.log(a)).sum()) for a in rows) / sum(len(a) for a in rows)
+    assert by[("bahdanau", 7)]["attention_entropy"] == round(by_hand, 3)
 
     # the summary, with fake BLEU values so the arithmetic is visible
     for r in data["runs"]:
@@ -210,6 +224,30 @@ def test_seed_variation_from_fake_runs(tmp_path, monkeypatch):
     assert ("- `bahdanau` − `seq2seq`: +11.00 BLEU between the means; over the 6 pairs of seeds from +9.00 to "
             "+13.00 (6 of 6 above 0); the shipped pair: +10.5 [+9.6, +11.4].") in block
     assert "(0.71 to 1.50 BLEU here)" in block and "`luong-general` −" not in block and "− `luong-general`" not in block
+    # only bahdanau seed 7 has an entropy that counts (seed 9 changed lr): one row, no difference
+    assert f"| `bahdanau` | 1 (7) | {by[('bahdanau', 7)]['attention_entropy']:.3f} ± – |" in block
+    assert "nats between" not in block
+
+    # the entropy table and differences, with fake entropies: bahdanau seeds 7 and 1234 (recorded from
+    # a checkpoint folder like a run), luong-general seeds 1, 2, 1234; the lr=0.01 run is left out
+    extra = [{"name": "bahdanau", "seed": 1234, "bleu_beam5": 43.0, "differs_from_shipped": [], "attention_entropy": 1.5,
+              "entropy_sentences": 3}] + [
+             {"name": "luong-general", "seed": k, "bleu_beam5": 44.0, "differs_from_shipped": [],
+              "attention_entropy": e, "entropy_sentences": 3} for k, e in ((1, 0.8), (2, 0.9), (1234, 1.0))]
+    for r in data["runs"]:
+        r["attention_entropy"] = {("bahdanau", 7): 1.3, ("bahdanau", 9): 9.0}.get((r["name"], r["seed"]))
+        if r["attention_entropy"] is None:
+            del r["attention_entropy"]
+    results.write_text(json.dumps({"runs": data["runs"] + extra}), encoding="utf-8")
+    block = report.seeds_block(results, shipped, intervals=intervals)
+    assert "| `bahdanau` | 2 (7, 1234) | 1.400 ± 0.141 | 1.300 – 1.500 |" in block
+    assert "| `luong-general` | 3 (1, 2, 1234) | 0.900 ± 0.100 | 0.800 – 1.000 |" in block
+    assert "sample of 3 test sentences" in block
+    # 1.3 and 1.5 against 0.8, 0.9, 1.0: from +0.3 to +0.7, all 6 above 0
+    assert ("- `bahdanau` − `luong-general`: +0.500 nats between the means; over the 6 pairs of seeds from +0.300 "
+            "to +0.700 (6 of 6 above 0).") in block
+    # BLEU of the shipped seed comes from its card (44.5), not from the checkpoint folder's record
+    assert "| `luong-general` | 3 (1, 2, 1234) | 44.17 ± 0.29 |" in block
 
 
 def test_seed_differences_are_oriented_and_count_every_pair_of_seeds():

@@ -4,12 +4,14 @@ number of references per sentence."""
 from __future__ import annotations
 
 import random
+from collections import Counter
 
 import numpy as np
 import pytest
 import sacrebleu
 
-from attention_course.evaluation.significance import (PairedResult, paired_bootstrap, percentile_interval,
+from attention_course.evaluation.significance import (PairedResult, paired_bootstrap, paired_precision_decay,
+                                                      percentile_interval, precision_decay,
                                                       resample_indices, resampled_sums, score_from_statistics,
                                                       sentence_statistics)
 
@@ -151,3 +153,59 @@ def test_bad_inputs_are_value_errors():
         paired_bootstrap(HYPS, HYPS, REFS, metric="ter")
     with pytest.raises(ValueError, match="non-empty list"):
         paired_bootstrap(["a ."], ["a ."], ["a ."])
+
+
+# --- p4/p1: how far the n-gram precision falls from 1-grams to 4-grams --------------------------------
+
+def plain_decay(hyps, refs) -> float:
+    """p_4 / p_1 (%) counted by hand: each n-gram of a hypothesis matches at most as often as the one
+    reference holding it most often (the invented sentences are already space-separated words)."""
+    def grams(words, n):
+        return Counter(tuple(words[i:i + n]) for i in range(len(words) - n + 1))
+
+    def precision(n):
+        matches = total = 0
+        for h, rs in zip(hyps, refs):
+            hg = grams(h.split(), n)
+            best = Counter()
+            for r in rs:
+                best |= grams(r.split(), n)     # | keeps the larger count of each n-gram
+            matches += sum(min(c, best[g]) for g, c in hg.items())
+            total += sum(hg.values())
+        return matches / total
+    return 100 * precision(4) / precision(1)
+
+
+def test_precision_decay_equals_the_hand_count_and_each_resample_is_paired():
+    n, seed = 20, 12345
+    r = paired_precision_decay(HYPS, HYPS_B, REFS, n=n, seed=seed)
+    assert r.metric == "p4/p1"
+    assert r.score_a == pytest.approx(plain_decay(HYPS, REFS), abs=1e-9)
+    assert r.score_b == pytest.approx(plain_decay(HYPS_B, REFS), abs=1e-9)
+    assert r.score_a != r.score_b
+    draws = np.random.default_rng(seed).choice(len(HYPS), size=(n, len(HYPS)), replace=True)
+    for k in range(n):
+        idx = list(draws[k])
+        refs = [REFS[i] for i in idx]
+        expected = plain_decay([HYPS[i] for i in idx], refs) - plain_decay([HYPS_B[i] for i in idx], refs)
+        assert r.samples[k] == pytest.approx(expected, abs=1e-9), k
+    assert r.low <= r.delta <= r.high
+
+
+def test_precision_decay_of_identical_systems_is_zero_and_of_a_worse_one_positive():
+    same = paired_precision_decay(HYPS, HYPS, REFS, n=200)
+    assert same.delta == 0 and same.low == same.high == 0 and same.p_value == 1
+    # B: every hypothesis with its word order shuffled keeps its 1-grams and loses most 4-grams
+    rng = random.Random(5)
+    shuffled = []
+    for h in HYPS:
+        words = h.split()
+        rng.shuffle(words)
+        shuffled.append(" ".join(words))
+    worse = paired_precision_decay(HYPS, shuffled, REFS, n=200)
+    assert worse.low > 0 and worse.p_value < 0.01
+
+
+def test_precision_decay_refuses_statistics_of_other_orders():
+    with pytest.raises(ValueError, match="10 columns"):
+        precision_decay(np.ones(8))

@@ -7,6 +7,8 @@
   before (Bahdanau's ``s_{i-1}``) returns the same weights for every candidate, by construction.
 * :func:`row_entropies` and :func:`sentence_entropies`: how peaked the weights of each output
   word are, in nats.
+* :func:`entropy_sample`: chapter 4's random sample of test sentences on which the entropies
+  are measured (the seed runs of the results page are measured on the same sentences).
 * :func:`mean_with_interval` and :func:`paired_difference`: the mean entropy per output word
   over a set of sentences, with a percentile bootstrap interval over *sentences* (the unit that
   was sampled), alone or as the difference of two models translating the same sentences.
@@ -14,6 +16,7 @@
 from __future__ import annotations
 
 import functools
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,6 +27,7 @@ from ..data.text import tokenize
 
 RESAMPLES = 1000
 SEED = 0
+ENTROPY_SENTENCES = 300     # chapter 4's sample of test sentences for the attention entropy
 
 
 def _word_ids(vocab, words: Sequence[str]) -> list[int]:
@@ -104,6 +108,14 @@ def sentence_entropies(translations) -> SentenceEntropies:
     return SentenceEntropies(np.array([e.sum() for e in ent]), np.array([len(e) for e in ent], dtype=np.float64))
 
 
+def entropy_sample(sources: Sequence, n: int = ENTROPY_SENTENCES, seed: int = SEED) -> list:
+    """``n`` of ``sources`` drawn at random without replacement (``random.Random(seed).sample``;
+    all of them, shuffled, if there are fewer). Which positions are drawn depends only on the
+    number of sources, so test examples and their source sentences give the same sample."""
+    sources = list(sources)
+    return random.Random(seed).sample(sources, min(n, len(sources)))
+
+
 @functools.lru_cache(maxsize=4)
 def _resample_counts(n: int, resamples: int, seed: int) -> np.ndarray:
     """resamples x n: how often each sentence is drawn in each bootstrap resample (read-only)."""
@@ -148,4 +160,4 @@ def paired_difference(a: SentenceEntropies, b: SentenceEntropies, resamples: int
 
 
 __all__ = ["NextStep", "next_step_attention", "largest_change", "row_entropies", "SentenceEntropies", "sentence_entropies",
-           "Estimate", "mean_with_interval", "paired_difference"]
+           "Estimate", "mean_with_interval", "paired_difference", "ENTROPY_SENTENCES", "entropy_sample"]

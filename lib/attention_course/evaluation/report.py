@@ -20,8 +20,10 @@ weights; none is typed by hand.
   the shipped training logs.
 * ``report --seeds RUN_DIR ...`` evaluates extra training runs of the shipped configs that
   differ only by their seed (``python -m attention_course.train CONFIG --out RUN_DIR``) and
-  records their test BLEU in ``--seed-results`` (default ``scripts/seeds/test_bleu.json``),
-  which ``--table`` summarises as mean ± sd per model.
+  records their test BLEU (and, with attention, chapter 4's mean attention entropy) in
+  ``--seed-results`` (default ``scripts/seeds/test_bleu.json``), which ``--table`` summarises as
+  mean ± sd per model. A shipped model's checkpoint folder can be recorded the same way (its
+  BLEU in the summary stays its card's; its entropy joins the other seeds').
 """
 from __future__ import annotations
 
@@ -46,9 +48,10 @@ from ..data.corpus import CORPUS_SHA256, cache_dir
 from ..data.dataset import encode_pairs, tokenize_pairs
 from ..data.split import load_splits, test_set
 from ..data.text import detokenize
+from .attention_experiments import entropy_sample, sentence_entropies
 from .bleu import bleu_by_length, corpus_bleu, corpus_chrf
 from .perplexity import perplexity
-from .significance import RESAMPLES, SEED, paired_bootstrap, sentence_statistics
+from .significance import RESAMPLES, SEED, paired_bootstrap, paired_precision_decay, sentence_statistics
 
 BASELINE = "seq2seq"                       # the Δ columns compare every model with it
 NO_ATTENTION = ("seq2seq-init", "seq2seq", "seq2seq-uni", "seq2seq-reverse")
@@ -56,6 +59,7 @@ SEED_MODELS = ("seq2seq", "bahdanau", "luong-general")
 SEED_RESULTS = Path("scripts") / "seeds" / "test_bleu.json"
 CURVES_FIGURE = Path("book") / "figures" / "learning_curves.svg"
 BLOCKS = ("RESULTS", "CURVES", "SEEDS")
+COMPARED = ("bleu", "chrf", "p4_over_p1")   # the paired-bootstrap comparisons each card holds
 RISING = 0.1        # BLEU per epoch: a least-squares slope over the last 5 epochs at least this is "rising"
 LAST_EPOCHS = 5
 
@@ -174,15 +178,21 @@ def beam_outputs(name: str, hyps_dir: Path, sources: list[str], refs: list[list[
 
 def comparisons(outputs: Mapping[str, list[str]], refs: list[list[str]], n: int = RESAMPLES,
                 seed: int | None = SEED) -> dict[str, dict[str, dict[str, dict]]]:
-    """``{a: {b: {"bleu": {...}, "chrf": {...}}}}``: paired bootstrap of score(a) − score(b) for
-    every ordered pair of systems (each unordered pair is resampled once; b − a mirrors a − b)."""
+    """``{a: {b: {"bleu": {...}, "chrf": {...}, "p4_over_p1": {...}}}}``: paired bootstrap of
+    score(a) − score(b) for every ordered pair of systems, for BLEU, chrF and the share of its
+    1-gram precision a system keeps at 4-grams (:func:`.significance.precision_decay`, in %).
+    Each unordered pair is resampled once; b − a mirrors a − b."""
     names = list(outputs)
     out: dict[str, dict] = {a: {} for a in names}
-    for metric in ("bleu", "chrf"):
-        stats = {a: sentence_statistics(outputs[a], refs, metric) for a in names}
+    for metric in COMPARED:
+        stats = {a: sentence_statistics(outputs[a], refs, "chrf" if metric == "chrf" else "bleu") for a in names}
         for i, a in enumerate(names):
             for b in names[i + 1:]:
-                r = paired_bootstrap(outputs[a], outputs[b], refs, metric, n, seed, stats_a=stats[a], stats_b=stats[b])
+                if metric == "p4_over_p1":
+                    r = paired_precision_decay(outputs[a], outputs[b], refs, n, seed, stats_a=stats[a], stats_b=stats[b])
+                else:
+                    r = paired_bootstrap(outputs[a], outputs[b], refs, metric, n, seed,
+                                         stats_a=stats[a], stats_b=stats[b])
                 d = r.as_dict()
                 out[a].setdefault(b, {})[metric] = {"delta": d["delta"], "ci95": d["ci95"], "p_value": d["p_value"]}
                 out[b].setdefault(a, {})[metric] = {"delta": round(-r.delta, 2) + 0.0,
@@ -194,7 +204,8 @@ def comparisons(outputs: Mapping[str, list[str]], refs: list[list[str]], n: int 
 def bootstrap_field(vs: dict, sentences: int, n: int = RESAMPLES, seed: int | None = SEED) -> dict:
     return {"what": "beam-5 score of this model minus that of the other, on the same test sentences; "
                     "ci95: 95 % percentile interval of the paired bootstrap (test sentences resampled "
-                    "with replacement, both systems scored on each resample with sacreBLEU's statistics)",
+                    "with replacement, both systems scored on each resample with sacreBLEU's statistics); "
+                    "p4_over_p1: 4-gram precision / 1-gram precision of the BLEU statistics, in %",
             "resamples": n, "seed": seed, "sentences": sentences, "vs": vs}
 
 
@@ -465,9 +476,15 @@ def evaluate_run(run_dir: Path) -> dict:
     sources, refs = _test_data()
     beam = [t.text for t in tr.translate_batch(sources, beam_size=5)]
     log = read_json(d / "train_log.json", "the training log") if (d / "train_log.json").is_file() else {}
+    entropy = {}
+    if tr.has_attention:   # chapter 4's measure: greedy translations of its sample of test sentences
+        sample = entropy_sample(sources)
+        entropy = {"attention_entropy": round(sentence_entropies(tr.translate_batch(sample)).mean, 3),
+                   "entropy_sentences": len(sample)}
     return {"name": name, "seed": run.get("train", {}).get("seed"), "run_dir": str(run_dir),
             "epochs": len(log.get("epochs", [])) or None,
             "bleu_beam5": round(corpus_bleu(beam, refs).score, 2), "chrf_beam5": round(corpus_chrf(beam, refs).score, 2),
+            **entropy,
             "model_sha256": config.get("sha256", {}).get("model.safetensors"),
             "differs_from_shipped": _differences(run, shipped) if shipped is not None else ["no shipped model"],
             "test_sentences": len(sources), "corpus_sha256": CORPUS_SHA256, "package_version": __version__}
@@ -484,7 +501,9 @@ def record_seed_runs(run_dirs: list[Path], results: Path) -> dict:
               + (f" (differs from the shipped config in {', '.join(r['differs_from_shipped'])})"
                  if r["differs_from_shipped"] else ""), flush=True)
     data = {"what": "test BLEU / chrF (beam 5) of extra training runs that differ from the shipped configs only "
-                    "by their seed; written by python -m attention_course.evaluation.report --seeds RUN_DIR ...",
+                    "by their seed, and for models with attention chapter 4's mean attention entropy (nats; greedy, "
+                    "its entropy_sample of the test sentences), also of the shipped models recorded from their "
+                    "checkpoint folders; written by python -m attention_course.evaluation.report --seeds RUN_DIR ...",
             "runs": sorted(runs.values(), key=lambda r: (r["name"], r["seed"]))}
     results.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(results, data)
@@ -512,16 +531,31 @@ def seed_summary(runs: list[dict], shipped: Mapping[str, tuple[int, float]], mod
     return out
 
 
-def seed_differences(summary: list[dict]) -> list[dict]:
+def seed_entropies(runs: list[dict], models: Sequence[str] = SEED_MODELS) -> list[dict]:
+    """Per model with recorded attention entropies (chapter 4's measure; the shipped seed counts
+    when its checkpoint folder was recorded like a run): the entropy of every seed, mean and sd."""
+    out = []
+    for name in models:
+        by_seed = {r["seed"]: r["attention_entropy"] for r in runs
+                   if r.get("name") == name and not r.get("differs_from_shipped") and "attention_entropy" in r}
+        if by_seed:
+            values = [by_seed[s] for s in sorted(by_seed)]
+            out.append({"name": name, "seeds": sorted(by_seed), "values": values, "mean": statistics.fmean(values),
+                        "sd": statistics.stdev(values) if len(values) > 1 else math.nan})
+    return out
+
+
+def seed_differences(summary: list[dict], key: str = "bleu") -> list[dict]:
     """For every pair of models with at least two seeds each, in ``summary``'s order and oriented
     so that the mean difference is ≥ 0: the difference of the means, and over every seed of one
-    model against every seed of the other the lowest and highest difference and how many are > 0."""
-    have = [s for s in summary if len(s["bleu"]) > 1]
+    model against every seed of the other the lowest and highest difference and how many are > 0
+    (``key``: the list of per-seed values in each entry)."""
+    have = [s for s in summary if len(s[key]) > 1]
     out = []
     for i, x in enumerate(have):
         for y in have[i + 1:]:
             a, b = (x, y) if x["mean"] >= y["mean"] else (y, x)
-            diffs = [p - q for p in a["bleu"] for q in b["bleu"]]
+            diffs = [p - q for p in a[key] for q in b[key]]
             out.append({"a": a["name"], "b": b["name"], "delta": a["mean"] - b["mean"],
                         "low": min(diffs), "high": max(diffs), "above": sum(d > 0 for d in diffs), "pairs": len(diffs)})
     return out
@@ -586,6 +620,24 @@ def seeds_block(results: Path | None, shipped: Mapping[str, tuple[int, float]] |
                        f"{d['pairs']} pairs of seeds from {d['low']:+.2f} to {d['high']:+.2f} "
                        f"({d['above']} of {d['pairs']} above 0)"
                        + (f"; the shipped pair: {_ci(e)}" if e else "") + ".")
+        out.append("")
+    entropies = seed_entropies(runs, models)
+    if entropies:
+        n = {r["entropy_sentences"] for r in runs if "attention_entropy" in r}
+        rows = [("Model", "Seeds", "Attention entropy, nats, mean ± sd", "Lowest – highest")]
+        for s in entropies:
+            sd = "–" if math.isnan(s["sd"]) else f"{s['sd']:.3f}"
+            rows.append((f"`{s['name']}`", f"{len(s['seeds'])} ({', '.join(map(str, s['seeds']))})",
+                         f"{s['mean']:.3f} ± {sd}", f"{min(s['values']):.3f} – {max(s['values']):.3f}"))
+        out += ["The same seeds' attention: the mean entropy per output word of chapter 4 (greedy translations of "
+                f"its random sample of {' or '.join(map(str, sorted(n)))} test sentences; the shipped seed is recorded "
+                "from its checkpoint folder, `report --seeds lib/attention_course/checkpoints/NAME`). Chapter 4's "
+                "intervals of entropy differences cover the choice of sentences; this is how much the seed moves "
+                "each model's entropy.", "", *_table(rows), ""]
+        for d in seed_differences(entropies, "values"):
+            out.append(f"- `{d['a']}` − `{d['b']}`: {d['delta']:+.3f} nats between the means; over the "
+                       f"{d['pairs']} pairs of seeds from {d['low']:+.3f} to {d['high']:+.3f} "
+                       f"({d['above']} of {d['pairs']} above 0).")
         out.append("")
     return "\n".join(out)
 

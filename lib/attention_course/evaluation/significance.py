@@ -26,10 +26,14 @@ distribution shifted to mean zero (Koehn 2004; Riezler & Maxwell 2005):
 (1 + #{|d* − mean d*| ≥ |d|}) / (resamples + 1). It is 1 for identical systems and at least
 1 / (resamples + 1). (sacreBLEU's ``PairedTest`` centres |d*| instead of d*, which gives a
 p-value of 1 / (resamples + 1) for two identical systems; the interval is the statistic to read.)
+
+The same resampling gives an interval to any other statistic of the summed sentence statistics
+(:func:`paired_statistic`); :func:`paired_precision_decay` uses it for how much faster one
+system's n-gram precision falls from 1-grams to 4-grams than another's (p_4 / p_1).
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -130,22 +134,57 @@ def paired_bootstrap(hyps_a: Sequence[str], hyps_b: Sequence[str], references: S
     ``stats_a`` / ``stats_b``, if given, are :func:`sentence_statistics` already computed for
     the same hypotheses and references (to compare one baseline with many systems)."""
     m = metric_object(metric)
+    sa, sb = _both_statistics(hyps_a, hyps_b, references, m, stats_a, stats_b)
+    return paired_statistic(sa, sb, lambda summed: score_from_statistics(summed, m), metric, n, seed)
+
+
+def precision_decay(summed: np.ndarray) -> float:
+    """p_4 / p_1 in %: the share of its 1-gram precision a system keeps at 4-grams, from summed
+    BLEU statistics (``[c, r, matches_1..4, totals_1..4]``; p_n = matches_n / totals_n)."""
+    if len(summed) != 10:
+        raise ValueError(f"BLEU statistics of 4 n-gram orders have 10 columns, got {len(summed)}")
+    p1, p4 = summed[2] / summed[6], summed[5] / summed[9]
+    return float(100.0 * p4 / p1)
+
+
+def paired_precision_decay(hyps_a: Sequence[str], hyps_b: Sequence[str], references: Sequence[Sequence[str]],
+                           n: int = RESAMPLES, seed: int | None = SEED, *,
+                           stats_a: np.ndarray | None = None, stats_b: np.ndarray | None = None) -> PairedResult:
+    """Paired bootstrap of ``p4/p1(a) − p4/p1(b)`` (:func:`precision_decay`, in points of %):
+    above 0, system a's n-gram precision falls less from 1-grams to 4-grams than b's.
+    ``stats_a`` / ``stats_b``: BLEU :func:`sentence_statistics`, if already computed."""
+    m = metric_object("bleu")
+    sa, sb = _both_statistics(hyps_a, hyps_b, references, m, stats_a, stats_b)
+    return paired_statistic(sa, sb, precision_decay, "p4/p1", n, seed)
+
+
+def paired_statistic(stats_a: np.ndarray, stats_b: np.ndarray, statistic: Callable[[np.ndarray], float],
+                     name: str, n: int = RESAMPLES, seed: int | None = SEED) -> PairedResult:
+    """Paired bootstrap of ``statistic(a) − statistic(b)``, where ``statistic`` maps the summed
+    sentence statistics of a set of sentences to a number (a corpus score)."""
+    sa, sb = np.asarray(stats_a, dtype=np.float64), np.asarray(stats_b, dtype=np.float64)
+    if sa.shape != sb.shape or sa.ndim != 2:
+        raise ValueError(f"statistics of shape {sa.shape} and {sb.shape}: one row per sentence, the same for both")
+    score_a, score_b = statistic(sa.sum(0)), statistic(sb.sum(0))
+    delta = score_a - score_b
+    idx = resample_indices(len(sa), n, seed)
+    sums_a, sums_b = resampled_sums(sa, idx), resampled_sums(sb, idx)
+    samples = np.array([statistic(x) - statistic(y) for x, y in zip(sums_a, sums_b)])
+    low, high = percentile_interval(samples)
+    centred = np.abs(samples - samples.mean())
+    # a tolerance so that identical systems (all differences 0 up to rounding) give p = 1
+    p_value = (1 + int(np.sum(centred >= abs(delta) - 1e-9))) / (n + 1)
+    return PairedResult(name, score_a, score_b, delta, low, high, p_value, n, seed, len(sa), samples)
+
+
+def _both_statistics(hyps_a, hyps_b, references, m: Metric, stats_a, stats_b) -> tuple[np.ndarray, np.ndarray]:
     if len(hyps_a) != len(hyps_b):
         raise ValueError(f"system A has {len(hyps_a)} hypotheses but system B {len(hyps_b)}")
     sa = sentence_statistics(hyps_a, references, m) if stats_a is None else np.asarray(stats_a, dtype=np.float64)
     sb = sentence_statistics(hyps_b, references, m) if stats_b is None else np.asarray(stats_b, dtype=np.float64)
     if sa.shape != sb.shape or sa.shape[0] != len(hyps_a):
         raise ValueError(f"statistics of shape {sa.shape} and {sb.shape} for {len(hyps_a)} sentences")
-    score_a, score_b = score_from_statistics(sa.sum(0), m), score_from_statistics(sb.sum(0), m)
-    delta = score_a - score_b
-    idx = resample_indices(len(sa), n, seed)
-    sums_a, sums_b = resampled_sums(sa, idx), resampled_sums(sb, idx)
-    samples = np.array([score_from_statistics(x, m) - score_from_statistics(y, m) for x, y in zip(sums_a, sums_b)])
-    low, high = percentile_interval(samples)
-    centred = np.abs(samples - samples.mean())
-    # a tolerance so that identical systems (all differences 0 up to rounding) give p = 1
-    p_value = (1 + int(np.sum(centred >= abs(delta) - 1e-9))) / (n + 1)
-    return PairedResult(metric, score_a, score_b, delta, low, high, p_value, n, seed, len(sa), samples)
+    return sa, sb
 
 
 def _check(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> None:
@@ -159,5 +198,6 @@ def _check(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> No
         raise ValueError("references[i] must be a non-empty list of the references of sentence i")
 
 
-__all__ = ["RESAMPLES", "SEED", "METRICS", "PairedResult", "paired_bootstrap", "sentence_statistics",
+__all__ = ["RESAMPLES", "SEED", "METRICS", "PairedResult", "paired_bootstrap", "paired_precision_decay",
+           "paired_statistic", "precision_decay", "sentence_statistics",
            "score_from_statistics", "resample_indices", "resampled_sums", "percentile_interval", "metric_object"]
