@@ -332,8 +332,9 @@ def _difference_sentences(names: list[str], cards: Mapping[str, dict], baseline:
                    f"{len(clear)} of their {len(pairs)} pairs {'has' if len(clear) == 1 else 'have'} a BLEU interval "
                    f"that excludes 0{f' ({named})' if clear and len(clear) <= 3 else ''}, where "
                    f"{0.05 * len(pairs):.2g} would be expected by chance alone if all {len(attn)} were equally good. "
-                   "Each card (`pretrained.metrics(name)[\"paired_bootstrap_beam5\"]`) holds the Δ BLEU and Δ chrF "
-                   "with their intervals against every other model. These intervals measure how much the test "
+                   "Each card (`pretrained.metrics(name)[\"paired_bootstrap_beam5\"]`) holds the Δ BLEU, Δ chrF "
+                   "and Δ p4/p1 (how much faster n-gram precision falls, chapter 2) with their intervals against "
+                   "every other model. These intervals measure how much the test "
                    "sentences decide a difference, not how much another training seed would change it "
                    "(see *Seed variation* on the results page, `book/results.md`).")
     return out
