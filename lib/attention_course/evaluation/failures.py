@@ -31,7 +31,6 @@ stores counts per sentence only where they are not 0, sentence indices of the te
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import platform
 import sys
@@ -49,11 +48,12 @@ from ..checkpoint import atomic_write_json
 from ..data.batching import make_batch
 from ..data.corpus import CORPUS_SHA256
 from ..data.dataset import encode_pairs, tokenize_pairs
-from ..data.split import load_splits, test_set
+from ..data.split import load_splits
 from ..data.text import tokenize
 from ..data.vocabulary import SPECIALS, UNK, Vocabulary
 from ..search import greedy_search
 from .bleu import corpus_bleu
+from .split_texts import evaluation_texts, output_sha256, texts_sha256
 from .significance import paired_bootstrap, percentile_interval, resample_indices, resampled_sums, sentence_statistics
 
 COMMON = 50                      # the most frequent tokens of a vocabulary are not content words
@@ -65,11 +65,6 @@ COVERAGE_BINS = np.round(np.arange(0.0, 1.51, 0.05), 2)   # histogram of c_j; th
 POSITIONS = 20                   # exposure bias by output position: positions 1 .. POSITIONS
 RESULTS = Path(__file__).with_name("failures.json")
 COMMAND = "python -m attention_course.evaluation.failures --all"
-
-
-def output_sha256(texts: Sequence[str]) -> str:
-    """A hash of a list of texts, as the model cards' ``beam5_output_sha256`` (JSON of the list)."""
-    return hashlib.sha256(json.dumps(list(texts), ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
 # --- the definitions -----------------------------------------------------------------------------
@@ -348,20 +343,13 @@ def coverage_runs(name: str, sources: list[str], references: list[list[str]], ba
     return runs
 
 
-def _test_split() -> tuple[list[str], list[list[str]], str]:
-    """The test split's sources and references, and the sha256 that ties a results file to them."""
-    examples = test_set("test")
-    sources, references = [e.source for e in examples], [list(e.references) for e in examples]
-    return sources, references, output_sha256([json.dumps([s, r], ensure_ascii=False)
-                                               for s, r in zip(sources, references)])
-
-
 def run_all(names: Sequence[str], coverage_models: Sequence[str], betas: Sequence[float], out: Path,
             threads: int = 1) -> dict:
     """Everything the chapter loads, written to ``out``."""
     torch.set_num_threads(threads)
     start = time.perf_counter()
-    sources, references, test_sha = _test_split()
+    sources, references = evaluation_texts()
+    test_sha = texts_sha256(sources, references)
     dev = load_splits()["dev"]
     result = {
         "what": "failure analysis of the shipped models on the test split (beam 5, α = 1) and exposure bias "
@@ -405,7 +393,8 @@ def add_runs(names: Sequence[str], out: Path, threads: int = 1) -> dict:
     other models' results are kept; runs and exposure bias stay in the course's order."""
     torch.set_num_threads(threads)
     result = load_results(out)
-    sources, references, test_sha = _test_split()
+    sources, references = evaluation_texts()
+    test_sha = texts_sha256(sources, references)
     if result["test_sha256"] != test_sha or result["corpus_sha256"] != CORPUS_SHA256:
         raise ValueError(f"{out} was measured on another test split: run --all")
     dev = load_splits()["dev"]

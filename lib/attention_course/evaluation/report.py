@@ -28,7 +28,6 @@ weights; none is typed by hand.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import os
@@ -46,12 +45,15 @@ from ..checkpoint import atomic_write_json, load_model, read_json, record_sha256
 from ..data.batching import bucket_batches
 from ..data.corpus import CORPUS_SHA256, cache_dir
 from ..data.dataset import encode_pairs, tokenize_pairs
-from ..data.split import load_splits, test_set
+from ..data.split import load_splits
 from ..data.text import detokenize
 from .attention_experiments import entropy_sample, sentence_entropies
 from .bleu import bleu_by_length, corpus_bleu, corpus_chrf
 from .perplexity import perplexity
-from .significance import RESAMPLES, SEED, paired_bootstrap, paired_precision_decay, sentence_statistics
+from .significance import RESAMPLES, SEED, corpus_statistic, paired_bootstrap, sentence_statistics
+from .split_texts import evaluation_texts as _test_data    # a name of report's own: tests replace it
+from .split_texts import output_sha256
+from .split_texts import texts_sha256 as _test_sha256
 
 BASELINE = "seq2seq"                       # the Δ columns compare every model with it
 NO_ATTENTION = ("seq2seq-init", "seq2seq", "seq2seq-uni", "seq2seq-reverse")
@@ -59,25 +61,12 @@ SEED_MODELS = ("seq2seq", "bahdanau", "luong-general")
 SEED_RESULTS = Path("scripts") / "seeds" / "test_bleu.json"
 CURVES_FIGURE = Path("book") / "figures" / "learning_curves.svg"
 BLOCKS = ("RESULTS", "CURVES", "SEEDS")
-COMPARED = ("bleu", "chrf", "p4_over_p1")   # the paired-bootstrap comparisons each card holds
+# the paired-bootstrap comparisons each card holds: its key -> significance.corpus_statistic's name
+COMPARED = {"bleu": "bleu", "chrf": "chrf", "p4_over_p1": "p4/p1"}
 RISING = 0.1        # BLEU per epoch: a least-squares slope over the last 5 epochs at least this is "rising"
 LAST_EPOCHS = 5
 
 # --- decoding the test split ---------------------------------------------------------------------
-
-def output_sha256(texts: Sequence[str]) -> str:
-    """A hash of a list of outputs (JSON of the list, so sentence boundaries count)."""
-    return hashlib.sha256(json.dumps(list(texts), ensure_ascii=False).encode("utf-8")).hexdigest()
-
-
-def _test_data():
-    examples = test_set("test")
-    return [e.source for e in examples], [list(e.references) for e in examples]
-
-
-def _test_sha256(sources, refs) -> str:
-    return output_sha256([json.dumps([s, r], ensure_ascii=False) for s, r in zip(sources, refs)])
-
 
 def evaluate(name: str, hyps_dir: Path | None = None) -> dict:
     """Decode the test split with the shipped ``name`` and return its model card (the beam-5
@@ -184,18 +173,15 @@ def comparisons(outputs: Mapping[str, list[str]], refs: list[list[str]], n: int 
     Each unordered pair is resampled once; b − a mirrors a − b."""
     names = list(outputs)
     out: dict[str, dict] = {a: {} for a in names}
-    for metric in COMPARED:
-        stats = {a: sentence_statistics(outputs[a], refs, "chrf" if metric == "chrf" else "bleu") for a in names}
+    for key, statistic in COMPARED.items():
+        metric, _ = corpus_statistic(statistic)
+        stats = {a: sentence_statistics(outputs[a], refs, metric) for a in names}
         for i, a in enumerate(names):
             for b in names[i + 1:]:
-                if metric == "p4_over_p1":
-                    r = paired_precision_decay(outputs[a], outputs[b], refs, n, seed, stats_a=stats[a], stats_b=stats[b])
-                else:
-                    r = paired_bootstrap(outputs[a], outputs[b], refs, metric, n, seed,
-                                         stats_a=stats[a], stats_b=stats[b])
+                r = paired_bootstrap(outputs[a], outputs[b], refs, statistic, n, seed, stats_a=stats[a], stats_b=stats[b])
                 d = r.as_dict()
-                out[a].setdefault(b, {})[metric] = {"delta": d["delta"], "ci95": d["ci95"], "p_value": d["p_value"]}
-                out[b].setdefault(a, {})[metric] = {"delta": round(-r.delta, 2) + 0.0,
+                out[a].setdefault(b, {})[key] = {"delta": d["delta"], "ci95": d["ci95"], "p_value": d["p_value"]}
+                out[b].setdefault(a, {})[key] = {"delta": round(-r.delta, 2) + 0.0,
                                                     "ci95": [round(-r.high, 2) + 0.0, round(-r.low, 2) + 0.0],
                                                     "p_value": d["p_value"]}
     return out

@@ -28,8 +28,9 @@ distribution shifted to mean zero (Koehn 2004; Riezler & Maxwell 2005):
 p-value of 1 / (resamples + 1) for two identical systems; the interval is the statistic to read.)
 
 The same resampling gives an interval to any other statistic of the summed sentence statistics
-(:func:`paired_statistic`); :func:`paired_precision_decay` uses it for how much faster one
-system's n-gram precision falls from 1-grams to 4-grams than another's (p_4 / p_1).
+(:func:`paired_statistic`). Besides BLEU and chrF, :func:`corpus_statistic` knows ``"p4/p1"``
+(:func:`paired_precision_decay`): how much faster one system's n-gram precision falls from
+1-grams to 4-grams than another's.
 """
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ from .bleu import bleu_metric, chrf_metric, one_word_unk, reference_streams
 
 RESAMPLES = 1000     # sacreBLEU's default number of paired bootstrap resamples
 SEED = 12345         # sacreBLEU's default seed (SACREBLEU_SEED)
-METRICS = ("bleu", "chrf")
+METRICS = ("bleu", "chrf")   # the sacreBLEU metrics; corpus_statistic adds "p4/p1" from BLEU's statistics
 
 
 def metric_object(metric: str) -> Metric:
@@ -128,14 +129,26 @@ class PairedResult:
 def paired_bootstrap(hyps_a: Sequence[str], hyps_b: Sequence[str], references: Sequence[Sequence[str]],
                      metric: str = "bleu", n: int = RESAMPLES, seed: int | None = SEED, *,
                      stats_a: np.ndarray | None = None, stats_b: np.ndarray | None = None) -> PairedResult:
-    """Paired bootstrap of ``score(a) − score(b)`` over the test sentences.
+    """Paired bootstrap of ``score(a) − score(b)`` over the test sentences (``metric``: any
+    name :func:`corpus_statistic` knows).
 
     ``references[i]`` lists every reference of sentence i (any number, at least one).
     ``stats_a`` / ``stats_b``, if given, are :func:`sentence_statistics` already computed for
     the same hypotheses and references (to compare one baseline with many systems)."""
-    m = metric_object(metric)
+    m, statistic = corpus_statistic(metric)
     sa, sb = _both_statistics(hyps_a, hyps_b, references, m, stats_a, stats_b)
-    return paired_statistic(sa, sb, lambda summed: score_from_statistics(summed, m), metric, n, seed)
+    return paired_statistic(sa, sb, statistic, metric, n, seed)
+
+
+def corpus_statistic(name: str) -> tuple[Metric, Callable[[np.ndarray], float]]:
+    """For ``"bleu"``, ``"chrf"`` or ``"p4/p1"`` (:func:`precision_decay`): the sacreBLEU metric
+    whose sentence statistics it is computed from, and the function of their sum that gives it."""
+    if name == "p4/p1":
+        return metric_object("bleu"), precision_decay
+    if name not in METRICS:
+        raise ValueError(f"metric must be one of {', '.join(METRICS)} or p4/p1, got {name!r}")
+    m = metric_object(name)
+    return m, lambda summed: score_from_statistics(summed, m)
 
 
 def precision_decay(summed: np.ndarray) -> float:
@@ -153,9 +166,7 @@ def paired_precision_decay(hyps_a: Sequence[str], hyps_b: Sequence[str], referen
     """Paired bootstrap of ``p4/p1(a) − p4/p1(b)`` (:func:`precision_decay`, in points of %):
     above 0, system a's n-gram precision falls less from 1-grams to 4-grams than b's.
     ``stats_a`` / ``stats_b``: BLEU :func:`sentence_statistics`, if already computed."""
-    m = metric_object("bleu")
-    sa, sb = _both_statistics(hyps_a, hyps_b, references, m, stats_a, stats_b)
-    return paired_statistic(sa, sb, precision_decay, "p4/p1", n, seed)
+    return paired_bootstrap(hyps_a, hyps_b, references, "p4/p1", n, seed, stats_a=stats_a, stats_b=stats_b)
 
 
 def paired_statistic(stats_a: np.ndarray, stats_b: np.ndarray, statistic: Callable[[np.ndarray], float],
@@ -199,5 +210,5 @@ def _check(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> No
 
 
 __all__ = ["RESAMPLES", "SEED", "METRICS", "PairedResult", "paired_bootstrap", "paired_precision_decay",
-           "paired_statistic", "precision_decay", "sentence_statistics",
+           "paired_statistic", "precision_decay", "corpus_statistic", "sentence_statistics",
            "score_from_statistics", "resample_indices", "resampled_sums", "percentile_interval", "metric_object"]
