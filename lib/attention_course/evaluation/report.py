@@ -497,6 +497,19 @@ def record_seed_runs(run_dirs: list[Path], results: Path) -> dict:
     return data
 
 
+def _counted(runs: list[dict], name: str) -> list[dict]:
+    """``name``'s runs that count as seeds: those whose settings differ from the shipped config in nothing else."""
+    return [r for r in runs if r.get("name") == name and not r.get("differs_from_shipped")]
+
+
+def _over_seeds(name: str, by_seed: Mapping[int, float], key: str) -> dict:
+    """``name``'s values (under ``key``) in seed order, their mean and sample sd (nan where undefined)."""
+    seeds = sorted(by_seed)
+    values = [by_seed[s] for s in seeds]
+    return {"name": name, "seeds": seeds, key: values, "mean": statistics.fmean(values) if values else math.nan,
+            "sd": statistics.stdev(values) if len(values) > 1 else math.nan}
+
+
 def seed_summary(runs: list[dict], shipped: Mapping[str, tuple[int, float]], models: Sequence[str] = SEED_MODELS
                  ) -> list[dict]:
     """Per model: the test BLEU of every seed (the shipped model's seed included, from its card;
@@ -504,32 +517,20 @@ def seed_summary(runs: list[dict], shipped: Mapping[str, tuple[int, float]], mod
     sample standard deviation."""
     out = []
     for name in models:
-        scores: dict[int, float] = {}
+        scores = {r["seed"]: r["bleu_beam5"] for r in _counted(runs, name)}
         if name in shipped:
             seed, bleu = shipped[name]
-            scores[seed] = bleu
-        for r in runs:
-            if r.get("name") == name and not r.get("differs_from_shipped") and r.get("seed") not in scores:
-                scores[r["seed"]] = r["bleu_beam5"]
-        values = [scores[s] for s in sorted(scores)]
-        out.append({"name": name, "seeds": sorted(scores), "bleu": values,
-                    "mean": statistics.fmean(values) if values else math.nan,
-                    "sd": statistics.stdev(values) if len(values) > 1 else math.nan})
+            scores[seed] = bleu          # the card's, also where the checkpoint folder was recorded as a run
+        out.append(_over_seeds(name, scores, "bleu"))
     return out
 
 
 def seed_entropies(runs: list[dict], models: Sequence[str] = SEED_MODELS) -> list[dict]:
     """Per model with recorded attention entropies (chapter 4's measure; the shipped seed counts
     when its checkpoint folder was recorded like a run): the entropy of every seed, mean and sd."""
-    out = []
-    for name in models:
-        by_seed = {r["seed"]: r["attention_entropy"] for r in runs
-                   if r.get("name") == name and not r.get("differs_from_shipped") and "attention_entropy" in r}
-        if by_seed:
-            values = [by_seed[s] for s in sorted(by_seed)]
-            out.append({"name": name, "seeds": sorted(by_seed), "values": values, "mean": statistics.fmean(values),
-                        "sd": statistics.stdev(values) if len(values) > 1 else math.nan})
-    return out
+    by_model = {name: {r["seed"]: r["attention_entropy"] for r in _counted(runs, name) if "attention_entropy" in r}
+                for name in models}
+    return [_over_seeds(name, by_seed, "values") for name, by_seed in by_model.items() if by_seed]
 
 
 def seed_differences(summary: list[dict], key: str = "bleu") -> list[dict]:
@@ -560,6 +561,24 @@ def shipped_intervals(models: Sequence[str] = SEED_MODELS) -> dict[tuple[str, st
     return {(a, b): e for a in cards for b in cards if a != b and (e := _vs(cards[a], b, "bleu"))}
 
 
+def _seed_rows(what: str, summary: list[dict], key: str, digits: int) -> list[tuple]:
+    """The table of a seed summary: a row per model with values (seeds, mean ± sd, range)."""
+    rows = [("Model", "Seeds", f"{what}, mean ± sd", "Lowest – highest")]
+    for s in summary:
+        if s[key]:
+            sd = "–" if math.isnan(s["sd"]) else f"{s['sd']:.{digits}f}"
+            rows.append((f"`{s['name']}`", f"{len(s['seeds'])} ({', '.join(map(str, s['seeds']))})",
+                         f"{s['mean']:.{digits}f} ± {sd}", f"{min(s[key]):.{digits}f} – {max(s[key]):.{digits}f}"))
+    return rows
+
+
+def _difference_line(d: dict, unit: str, digits: int) -> str:
+    """A :func:`seed_differences` entry as a list item (without its final full stop)."""
+    return (f"- `{d['a']}` − `{d['b']}`: {d['delta']:+.{digits}f} {unit} between the means; over the "
+            f"{d['pairs']} pairs of seeds from {d['low']:+.{digits}f} to {d['high']:+.{digits}f} "
+            f"({d['above']} of {d['pairs']} above 0)")
+
+
 def seeds_block(results: Path | None, shipped: Mapping[str, tuple[int, float]] | None = None,
                 models: Sequence[str] = SEED_MODELS,
                 intervals: Mapping[tuple[str, str], dict] | None = None) -> str:
@@ -577,14 +596,8 @@ def seeds_block(results: Path | None, shipped: Mapping[str, tuple[int, float]] |
         return ("No extra seed runs have been recorded yet: each model above was trained once, with seed "
                 f"{next(iter(shipped.values()))[0] if shipped else 1234}. " + how + " This section then gives, for "
                 + ", ".join(f"`{m}`" for m in models) + ", the mean ± standard deviation of test BLEU over the seeds.\n")
-    rows = [("Model", "Seeds", "Test BLEU beam 5, mean ± sd", "Lowest – highest")]
     summary = seed_summary(runs, shipped, models)
-    for s in summary:
-        if not s["bleu"]:
-            continue
-        sd = "–" if math.isnan(s["sd"]) else f"{s['sd']:.2f}"
-        rows.append((f"`{s['name']}`", f"{len(s['seeds'])} ({', '.join(map(str, s['seeds']))})",
-                     f"{s['mean']:.2f} ± {sd}", f"{min(s['bleu']):.2f} – {max(s['bleu']):.2f}"))
+    rows = _seed_rows("Test BLEU beam 5", summary, "bleu", 2)
     left_out = [r for r in runs if r.get("name") in models and r.get("differs_from_shipped")]
     text = ("Test BLEU (beam 5) of the same config trained with different seeds, the shipped model's seed "
             "included; sd is the sample standard deviation over the seeds.")
@@ -603,28 +616,18 @@ def seeds_block(results: Path | None, shipped: Mapping[str, tuple[int, float]] |
                 f"({min(sds):.2f} to {max(sds):.2f} BLEU here) is the part those intervals leave out.", ""]
         for d in diffs:
             e = intervals.get((d["a"], d["b"]))
-            out.append(f"- `{d['a']}` − `{d['b']}`: {d['delta']:+.2f} BLEU between the means; over the "
-                       f"{d['pairs']} pairs of seeds from {d['low']:+.2f} to {d['high']:+.2f} "
-                       f"({d['above']} of {d['pairs']} above 0)"
-                       + (f"; the shipped pair: {_ci(e)}" if e else "") + ".")
+            out.append(_difference_line(d, "BLEU", 2) + (f"; the shipped pair: {_ci(e)}" if e else "") + ".")
         out.append("")
     entropies = seed_entropies(runs, models)
     if entropies:
         n = {r["entropy_sentences"] for r in runs if "attention_entropy" in r}
-        rows = [("Model", "Seeds", "Attention entropy, nats, mean ± sd", "Lowest – highest")]
-        for s in entropies:
-            sd = "–" if math.isnan(s["sd"]) else f"{s['sd']:.3f}"
-            rows.append((f"`{s['name']}`", f"{len(s['seeds'])} ({', '.join(map(str, s['seeds']))})",
-                         f"{s['mean']:.3f} ± {sd}", f"{min(s['values']):.3f} – {max(s['values']):.3f}"))
+        rows = _seed_rows("Attention entropy, nats", entropies, "values", 3)
         out += ["The same seeds' attention: the mean entropy per output word of chapter 4 (greedy translations of "
                 f"its random sample of {' or '.join(map(str, sorted(n)))} test sentences; the shipped seed is recorded "
                 "from its checkpoint folder, `report --seeds lib/attention_course/checkpoints/NAME`). Chapter 4's "
                 "intervals of entropy differences cover the choice of sentences; this is how much the seed moves "
                 "each model's entropy.", "", *_table(rows), ""]
-        for d in seed_differences(entropies, "values"):
-            out.append(f"- `{d['a']}` − `{d['b']}`: {d['delta']:+.3f} nats between the means; over the "
-                       f"{d['pairs']} pairs of seeds from {d['low']:+.3f} to {d['high']:+.3f} "
-                       f"({d['above']} of {d['pairs']} above 0).")
+        out += [_difference_line(d, "nats", 3) + "." for d in seed_differences(entropies, "values")]
         out.append("")
     return "\n".join(out)
 
